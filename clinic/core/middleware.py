@@ -1,0 +1,62 @@
+"""Request guards that apply to every page."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, resolve_url
+
+SESSION_LOGIN_AT = "staff_login_at"
+SESSION_SEEN_AT = "staff_seen_at"
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return address in {"localhost"}
+
+
+class DemoLoopbackOnlyMiddleware:
+    """In DEMO_MODE, answer only requests that come from this machine.
+
+    Settings already refuse a public ALLOWED_HOSTS and the demo server binds to loopback; this
+    is the last line, should someone put a proxy in front of a demo.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.DEMO_MODE and not is_loopback(request.META.get("REMOTE_ADDR", "")):
+            return HttpResponseForbidden("This is a demo; it serves this machine only.")
+        return self.get_response(request)
+
+
+class StaffSessionTimeoutMiddleware:
+    """Log staff out after 15 idle minutes or 12 hours since login, whichever comes first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = time.time()
+            session = request.session
+            login_at = session.setdefault(SESSION_LOGIN_AT, now)
+            seen_at = session.get(SESSION_SEEN_AT, now)
+            idle = now - seen_at > settings.STAFF_IDLE_TIMEOUT.total_seconds()
+            too_old = now - login_at > settings.STAFF_ABSOLUTE_TIMEOUT.total_seconds()
+            if idle or too_old:
+                logout(request)
+                if request.path.startswith("/api/"):
+                    return HttpResponse(status=401)
+                return redirect(f"{resolve_url(settings.LOGIN_URL)}?expired=1")
+            session[SESSION_SEEN_AT] = now
+        return self.get_response(request)

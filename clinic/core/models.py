@@ -1,0 +1,260 @@
+"""The ground floor: base model, clinics, staff and their roles, audit plumbing.
+
+Every clinical row belongs to a clinic; staff see only the clinics they are members of, and
+only what their role may. `ScopedQuerySet.visible_to(user)` is the one place that rule lives.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import available_timezones
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+class Role(models.TextChoices):
+    PRACTITIONER = "practitioner", "Practitioner"
+    FRONT_DESK = "front_desk", "Front desk"
+    SAFETY_LEAD = "safety_lead", "Safety lead"
+
+
+CLINICAL_ROLES = frozenset({Role.PRACTITIONER, Role.SAFETY_LEAD})
+ALL_ROLES = frozenset(Role)
+
+
+def choices_check(
+    field: str, choices: type[models.TextChoices], name: str
+) -> models.CheckConstraint:
+    """A named check constraint that backs a TextChoices field in the database."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": choices.values}),
+        name=name,
+        violation_error_message=f"{field} must be one of: {', '.join(choices.values)}.",
+    )
+
+
+class ScopedQuerySet(models.QuerySet):
+    """QuerySet that knows how to restrict itself to a user's clinics and roles.
+
+    A model names the path from itself to its Clinic in `clinic_path` ("clinic",
+    "patient__clinic", ...). `visible_to(user, roles=...)` keeps rows of clinics where the
+    user holds one of `roles` (default: any role). Superusers see nothing special here: the
+    admin has its own permission system, the app pages go through this.
+    """
+
+    def visible_to(self, user: Any, roles: Iterable[str] | None = None) -> ScopedQuerySet:
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        clinic_ids = Membership.clinic_ids_for(user, roles)
+        path = getattr(self.model, "clinic_path", "clinic")
+        lookup = "pk__in" if path == "" else f"{path}__in"
+        return self.filter(**{lookup: clinic_ids})
+
+
+class BaseModel(models.Model):
+    """Timestamps on every row and a public UUID for URLs; the integer key stays internal."""
+
+    uuid = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField("created", auto_now_add=True, db_index=False)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    clinic_path: ClassVar[str] = "clinic"
+
+    class Meta:
+        abstract = True
+
+
+class User(AbstractUser):
+    """A staff member. Patients never have accounts."""
+
+    uuid = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = "staff user"
+        verbose_name_plural = "staff users"
+
+    def roles_at(self, clinic: Clinic) -> set[str]:
+        return set(
+            self.memberships.filter(clinic=clinic, active=True).values_list("role", flat=True)
+        )
+
+
+def _validate_timezone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone.")
+
+
+def default_opening_hours() -> dict[str, list[str]]:
+    # ISO weekday (1 = Monday) -> [open, close] in local time; a missing day is closed.
+    return {str(d): ["09:00", "18:00"] for d in range(1, 6)} | {"6": ["10:00", "14:00"]}
+
+
+class Clinic(BaseModel):
+    """A clinic location. Time zone, opening hours and the check-in plan are per clinic."""
+
+    name = models.CharField(max_length=200, unique=True)
+    time_zone = models.CharField(max_length=64, validators=[_validate_timezone])
+    phone = models.CharField("phone for patients", max_length=40)
+    on_call_email = models.EmailField("on-call address for red-flag alerts")
+    address = models.TextField(blank=True)
+    opening_hours = models.JSONField(default=default_opening_hours)
+    quiet_hours_start = models.TimeField(default="21:00")
+    quiet_hours_end = models.TimeField(default="08:00")
+    low_stock_threshold = models.PositiveIntegerField(
+        default=5, help_text="Alert the safety lead when a lot falls to this many units."
+    )
+
+    clinic_path: ClassVar[str] = ""
+
+    class Meta:
+        verbose_name = "clinic"
+        verbose_name_plural = "clinics"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        hours = self.opening_hours or {}
+        if not isinstance(hours, dict):
+            errors["opening_hours"] = "Opening hours must map ISO weekdays 1-7 to [open, close]."
+        else:
+            for day, span in hours.items():
+                if day not in {str(d) for d in range(1, 8)}:
+                    errors["opening_hours"] = f"Unknown weekday {day!r}; use 1 (Monday) to 7."
+                elif not (isinstance(span, list) and len(span) == 2 and span[0] < span[1]):
+                    errors["opening_hours"] = f"Day {day}: give [open, close] with open first."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ClinicClosure(BaseModel):
+    """A day range when a clinic is closed (holidays, refurbishment)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "clinic closure"
+        verbose_name_plural = "clinic closures"
+        ordering = ["starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")),
+                name="closure_ends_after_start",
+                violation_error_message="A closure must end on or after the day it starts.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic} closed {self.starts_on}..{self.ends_on}"
+
+
+class CheckInPlanStep(BaseModel):
+    """One step of a clinic's follow-up plan: a check-in `offset` after each session.
+
+    Default: day 1, 3, 7, 14, week 6, month 3 (PRODUCT.md explains why).
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="checkin_plan")
+    code = models.SlugField(max_length=20, help_text="Stable name, e.g. d1, d3, w6, m3.")
+    label = models.CharField(max_length=60)
+    offset = models.DurationField()
+    active = models.BooleanField(default=True)
+
+    DEFAULT_PLAN: ClassVar[list[tuple[str, str, timedelta]]] = [
+        ("d1", "Day 1", timedelta(days=1)),
+        ("d3", "Day 3", timedelta(days=3)),
+        ("d7", "Day 7", timedelta(days=7)),
+        ("d14", "Day 14", timedelta(days=14)),
+        ("w6", "Week 6", timedelta(weeks=6)),
+        ("m3", "Month 3", timedelta(days=91)),
+    ]
+
+    class Meta:
+        verbose_name = "check-in plan step"
+        verbose_name_plural = "check-in plan steps"
+        ordering = ["clinic", "offset"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "code"],
+                name="plan_step_code_unique_per_clinic",
+                violation_error_message="This clinic's plan already has a step with that code.",
+            ),
+            models.CheckConstraint(
+                condition=Q(offset__gt=timedelta(0)),
+                name="plan_step_offset_positive",
+                violation_error_message="A check-in must come after the session.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.label}"
+
+
+class MembershipQuerySet(models.QuerySet):
+    def active(self) -> MembershipQuerySet:
+        return self.filter(active=True, user__is_active=True)
+
+
+class Membership(BaseModel):
+    """A staff member's role at one clinic. A user may work at several clinics."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    active = models.BooleanField(default=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "clinic membership"
+        verbose_name_plural = "clinic memberships"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "clinic"],
+                name="membership_one_role_per_clinic",
+                violation_error_message="This person already has a role at this clinic.",
+            ),
+            choices_check("role", Role, "membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+    @staticmethod
+    def clinic_ids_for(user: Any, roles: Iterable[str] | None = None) -> models.QuerySet:
+        qs = Membership.objects.active().filter(user=user)
+        if roles is not None:
+            qs = qs.filter(role__in=list(roles))
+        return qs.values("clinic_id")
+
+
+class Heartbeat(models.Model):
+    """The last time each periodic task ran: the health check reads these."""
+
+    name = models.CharField(max_length=60, unique=True)
+    beat_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "heartbeat"
+        verbose_name_plural = "heartbeats"
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

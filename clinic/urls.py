@@ -1,0 +1,14 @@
+"""URL map. Patient-facing pages never carry patient data in the URL."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from . import views
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard", permanent=False), name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("accounts/", include("clinic.core.urls")),
+    path("admin/", admin.site.urls),
+]

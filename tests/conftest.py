@@ -1,0 +1,1 @@
+"""Shared fixtures: see tests/factories.py and tests/personas.py."""
