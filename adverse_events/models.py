@@ -1,1 +1,514 @@
-"""Models: see docs/architecture.md."""
+"""The reaction vocabulary, what patients and staff report, staff assessments beside it,
+red-flag alarms and per-lot safety signals.
+
+A patient's words (`Submission`, `ReactionReport`) are never edited after they arrive: the
+practitioner's judgement is an `Assessment` recorded beside each report, with its own history.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from clinic.core.audit import AuditedQuerySet
+from clinic.core.models import CLINICAL_ROLES, BaseModel, Clinic, choices_check
+from patients.models import Language, Patient, PersonalLink
+from treatments.models import CheckIn, ProductLot, TreatmentSession
+
+
+class Locality(models.TextChoices):
+    LOCAL = "local", "Local (at the treated skin)"
+    SYSTEMIC = "systemic", "Systemic (whole body)"
+
+
+class ReactionTerm(BaseModel):
+    """One term of the controlled reaction list shipped with the app (see migration 0002).
+
+    MedDRA is licensed and not shipped: clinics attach their own codes with ClinicTermCode.
+    """
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField("clinical name", max_length=100)
+    patient_label = models.CharField("plain words (English)", max_length=120)
+    patient_label_ko = models.CharField("plain words (Korean)", max_length=120)
+    locality = models.CharField(max_length=10, choices=Locality.choices)
+    usual_course_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Ongoing past this many days is flagged prolonged."
+    )
+    red_flag = models.BooleanField(
+        default=False, help_text="Patient sees 'seek urgent care now'; staff alerted."
+    )
+    sentinel = models.BooleanField(
+        default=False, help_text="Raises a lot signal on its own, whatever the rates."
+    )
+    is_other = models.BooleanField(default=False, help_text="Free-text 'other' reaction.")
+    display_order = models.PositiveSmallIntegerField(default=100)
+    active = models.BooleanField(default=True)
+
+    clinic_path: ClassVar[None] = None
+
+    class Meta:
+        verbose_name = "reaction term"
+        verbose_name_plural = "reaction terms"
+        ordering = ["display_order", "name"]
+        constraints = [
+            choices_check("locality", Locality, "term_locality_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def label_for(self, language: str) -> str:
+        return self.patient_label_ko if language == Language.KO else self.patient_label
+
+
+class ClinicTermCode(BaseModel):
+    """A clinic's own external code (e.g. its MedDRA LLT) for a term."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="term_codes")
+    term = models.ForeignKey(ReactionTerm, on_delete=models.CASCADE, related_name="clinic_codes")
+    system = models.CharField(max_length=40, default="MedDRA")
+    code = models.CharField(max_length=40)
+
+    class Meta:
+        verbose_name = "clinic term code"
+        verbose_name_plural = "clinic term codes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "term", "system"],
+                name="term_code_unique_per_clinic",
+                violation_error_message="This term already has a code "
+                "in that system for this clinic.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term.code} → {self.system} {self.code}"
+
+
+class ReportSource(models.TextChoices):
+    PATIENT_FORM = "patient_form", "Patient (report link)"
+    CHECKIN = "checkin", "Patient (check-in)"
+    STAFF = "staff", "Staff"
+
+
+class Submission(BaseModel):
+    """One submit of the patient form (or one staff-entered report), exactly once.
+
+    `submission_id` comes from the form, so a double tap, a back-button resubmit or two tabs
+    land on the same row (a unique constraint) and see the first one's confirmation.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="submissions")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="submissions")
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="submissions"
+    )
+    checkin = models.ForeignKey(
+        CheckIn, on_delete=models.PROTECT, null=True, blank=True, related_name="submissions"
+    )
+    link = models.ForeignKey(
+        PersonalLink, on_delete=models.PROTECT, null=True, blank=True, related_name="submissions"
+    )
+    submission_id = models.UUIDField(unique=True)
+    source = models.CharField(max_length=16, choices=ReportSource.choices)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    all_fine = models.BooleanField(default=False)
+    free_text = models.TextField(blank=True)
+    red_flag = models.BooleanField(default=False)
+    language = models.CharField(max_length=5, choices=Language.choices, default=Language.EN)
+
+    objects = AuditedQuerySet.as_manager()
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    never_delete: ClassVar[bool] = True
+
+    class Meta:
+        verbose_name = "patient submission"
+        verbose_name_plural = "patient submissions"
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check("source", ReportSource, "submission_source_valid"),
+            models.CheckConstraint(
+                condition=~Q(source="staff") | Q(reported_by__isnull=False),
+                name="submission_staff_has_reporter",
+                violation_error_message="A staff report records who reported it.",
+            ),
+            models.CheckConstraint(
+                condition=Q(source="staff") | Q(link__isnull=False),
+                name="submission_patient_via_link",
+                violation_error_message="A patient's report arrives through their link.",
+            ),
+            models.CheckConstraint(
+                condition=Q(all_fine=False) | Q(red_flag=False),
+                name="submission_fine_is_not_red_flag",
+                violation_error_message="An 'all fine' answer cannot carry a red flag.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Submission {self.submission_id} ({self.get_source_display()})"
+
+
+def photo_upload_to(instance: SubmissionPhoto, filename: str) -> str:
+    # Random name, no patient data, no original file name.
+    return f"photos/{instance.uuid.hex[:2]}/{instance.uuid.hex}.{instance.extension}"
+
+
+class SubmissionPhoto(BaseModel):
+    """A photo the patient attached: re-encoded, metadata stripped, stored privately."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="photos")
+    image = models.FileField(upload_to=photo_upload_to)
+    content_type = models.CharField(max_length=20)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    clinic_path: ClassVar[str] = "submission__clinic"
+
+    class Meta:
+        verbose_name = "report photo"
+        verbose_name_plural = "report photos"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(content_type__in=["image/jpeg", "image/png", "image/webp"]),
+                name="photo_type_allowed",
+                violation_error_message="Photos are JPEG, PNG or WebP.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Photo {self.uuid}"
+
+    @property
+    def extension(self) -> str:
+        return {"image/png": "png", "image/webp": "webp"}.get(self.content_type, "jpg")
+
+
+class PatientSeverity(models.IntegerChoices):
+    MILD = 1, "Mild — noticeable, no treatment needed"
+    MODERATE = 2, "Moderate — gets in the way of daily activities"
+    SEVERE = 3, "Severe — hard to look after myself"
+
+
+class ReactionReport(BaseModel):
+    """One reaction as reported: which, since when, still going, how bad, and its effects."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="reactions")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="reactions")
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="reactions"
+    )
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="reactions")
+    term = models.ForeignKey(ReactionTerm, on_delete=models.PROTECT, related_name="reports")
+    other_text = models.CharField("described as", max_length=200, blank=True)
+    onset_date = models.DateField()
+    ongoing = models.BooleanField(default=True)
+    ended_on = models.DateField(null=True, blank=True)
+    patient_severity = models.PositiveSmallIntegerField(choices=PatientSeverity.choices)
+    stopped_activities = models.BooleanField("stopped normal activities", default=False)
+    sought_care = models.BooleanField("sought medical care", default=False)
+    source = models.CharField(max_length=16, choices=ReportSource.choices)
+    prolonged_since = models.DateField(
+        null=True, blank=True, help_text="Set when it outlasts the term's usual course."
+    )
+
+    history = HistoricalRecords()
+    objects = AuditedQuerySet.as_manager()
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    never_delete: ClassVar[bool] = True
+
+    class Meta:
+        verbose_name = "reaction report"
+        verbose_name_plural = "reaction reports"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["clinic", "created_at"], name="reaction_clinic_time"),
+            models.Index(fields=["session", "term"], name="reaction_session_term"),
+            models.Index(
+                fields=["ongoing", "onset_date"], name="reaction_ongoing", condition=Q(ongoing=True)
+            ),
+        ]
+        constraints = [
+            choices_check("source", ReportSource, "reaction_source_valid"),
+            models.CheckConstraint(
+                condition=Q(patient_severity__gte=1, patient_severity__lte=3),
+                name="reaction_patient_severity_1_to_3",
+                violation_error_message="How bad: mild, moderate or severe.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ongoing=True, ended_on__isnull=True)
+                | Q(ongoing=False, ended_on__isnull=False),
+                name="reaction_ongoing_or_ended",
+                violation_error_message="Say whether it is still going or when it ended.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gte=F("onset_date")),
+                name="reaction_ends_after_onset",
+                violation_error_message="A reaction cannot end before it started.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term} after session {self.session_id}"
+
+    def clean(self) -> None:
+        if self.term_id and self.term.is_other and not self.other_text.strip():
+            raise ValidationError({"other_text": "Describe the reaction."})
+        if self.onset_date and self.onset_date > timezone.localdate():
+            raise ValidationError({"onset_date": "The start date cannot be in the future."})
+
+
+class TriageStatus(models.TextChoices):
+    NEW = "new", "New"
+    REVIEWED = "reviewed", "Reviewed"
+    CLOSED = "closed", "Closed"
+
+
+class SeverityGrade(models.IntegerChoices):
+    MILD = 1, "1 — Mild"
+    MODERATE = 2, "2 — Moderate"
+    SEVERE = 3, "3 — Severe"
+    LIFE_THREATENING = 4, "4 — Life-threatening"
+
+
+class Outcome(models.TextChoices):
+    RECOVERING = "recovering", "Recovering"
+    RECOVERED = "recovered", "Recovered"
+    RECOVERED_WITH_SEQUELAE = "recovered_with_sequelae", "Recovered with sequelae"
+    NOT_RECOVERED = "not_recovered", "Not recovered"
+    FATAL = "fatal", "Fatal"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Causality(models.TextChoices):
+    CERTAIN = "certain", "Certain"
+    PROBABLE = "probable", "Probable / likely"
+    POSSIBLE = "possible", "Possible"
+    UNLIKELY = "unlikely", "Unlikely"
+    CONDITIONAL = "conditional", "Conditional / unclassified"
+    UNASSESSABLE = "unassessable", "Unassessable / unclassifiable"
+
+
+class Assessment(BaseModel):
+    """The practitioner's assessment beside one report: CTCAE grade, ICH E2A seriousness,
+    outcome, WHO-UMC causality, action taken, and the triage state."""
+
+    report = models.OneToOneField(
+        ReactionReport, on_delete=models.PROTECT, related_name="assessment"
+    )
+    triage_status = models.CharField(
+        max_length=10, choices=TriageStatus.choices, default=TriageStatus.NEW
+    )
+    severity_grade = models.PositiveSmallIntegerField(
+        choices=SeverityGrade.choices, null=True, blank=True
+    )
+    serious_death = models.BooleanField("resulted in death", default=False)
+    serious_life_threatening = models.BooleanField("life-threatening", default=False)
+    serious_hospitalisation = models.BooleanField("hospitalisation", default=False)
+    serious_disability = models.BooleanField("disability / incapacity", default=False)
+    serious_medically_important = models.BooleanField("medically important", default=False)
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    causality = models.CharField(max_length=16, choices=Causality.choices, blank=True)
+    action_taken = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assessed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = AuditedQuerySet.as_manager()
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    clinic_path: ClassVar[str] = "report__clinic"
+    never_delete: ClassVar[bool] = True
+
+    class Meta:
+        verbose_name = "assessment"
+        verbose_name_plural = "assessments"
+        indexes = [models.Index(fields=["triage_status"], name="assessment_triage")]
+        constraints = [
+            choices_check("triage_status", TriageStatus, "assessment_triage_valid"),
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(outcome__in=Outcome.values),
+                name="assessment_outcome_valid",
+                violation_error_message="Unknown outcome.",
+            ),
+            models.CheckConstraint(
+                condition=Q(causality="") | Q(causality__in=Causality.values),
+                name="assessment_causality_valid",
+                violation_error_message="Unknown causality category.",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity_grade__isnull=True)
+                | Q(severity_grade__gte=1, severity_grade__lte=4),
+                name="assessment_grade_1_to_4",
+                violation_error_message="Severity grade is 1 to 4.",
+            ),
+            models.CheckConstraint(
+                condition=Q(triage_status="new")
+                | Q(
+                    severity_grade__isnull=False,
+                    assessed_by__isnull=False,
+                    assessed_at__isnull=False,
+                ),
+                name="assessment_reviewed_has_grade",
+                violation_error_message="A reviewed report needs a severity grade and assessor.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(triage_status="closed") | (~Q(outcome="") & ~Q(causality="")),
+                name="assessment_closed_is_complete",
+                violation_error_message="Closing a report needs its outcome and causality.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="fatal") | Q(serious_death=True),
+                name="assessment_fatal_is_serious",
+                violation_error_message="A fatal outcome is a serious event (death).",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assessment of report {self.report_id} ({self.get_triage_status_display()})"
+
+    @property
+    def is_serious(self) -> bool:
+        return any(
+            (
+                self.serious_death,
+                self.serious_life_threatening,
+                self.serious_hospitalisation,
+                self.serious_disability,
+                self.serious_medically_important,
+            )
+        )
+
+
+class Alarm(BaseModel):
+    """A red-flag alarm: shown on top of the dashboard until a clinician acknowledges it."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alarms")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alarms")
+    submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="alarm")
+    raised_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+    objects = AuditedQuerySet.as_manager()
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+
+    class Meta:
+        verbose_name = "red-flag alarm"
+        verbose_name_plural = "red-flag alarms"
+        ordering = ["-raised_at"]
+        indexes = [
+            models.Index(
+                fields=["clinic", "raised_at"],
+                name="alarm_open",
+                condition=Q(acknowledged_at__isnull=True),
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | Q(acknowledged_by__isnull=False),
+                name="alarm_ack_has_who",
+                violation_error_message="An acknowledgement records who made it.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Red-flag alarm for patient {self.patient_id} at {self.raised_at:%H:%M}"
+
+
+class SignalKind(models.TextChoices):
+    RATE = "rate", "Rate signal"
+    SENTINEL = "sentinel", "Sentinel event"
+
+
+class SignalStatus(models.TextChoices):
+    NEW = "new", "New"
+    UNDER_REVIEW = "under_review", "Under review"
+    DISMISSED = "dismissed", "Dismissed"
+    ACTIONED = "actioned", "Actioned"
+
+
+class LotSignal(BaseModel):
+    """A safety signal on a lot, raised once and then reviewed (never re-raised nightly)."""
+
+    lot = models.ForeignKey(ProductLot, on_delete=models.PROTECT, related_name="signals")
+    kind = models.CharField(max_length=10, choices=SignalKind.choices)
+    term = models.ForeignKey(
+        ReactionTerm,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signals",
+        help_text="Empty means any reaction.",
+    )
+    report = models.ForeignKey(
+        ReactionReport,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signals",
+        help_text="The sentinel event.",
+    )
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    cases = models.PositiveIntegerField(default=0)
+    exposure = models.PositiveIntegerField(default=0)
+    rate = models.FloatField(null=True, blank=True)
+    ci_low = models.FloatField(null=True, blank=True)
+    ci_high = models.FloatField(null=True, blank=True)
+    rate_ratio = models.FloatField(null=True, blank=True)
+    rr_ci_low = models.FloatField(null=True, blank=True)
+    p_value = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=14, choices=SignalStatus.choices, default=SignalStatus.NEW)
+    status_reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = AuditedQuerySet.as_manager()
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    clinic_path: ClassVar[str] = "lot__product__clinic"
+
+    class Meta:
+        verbose_name = "lot safety signal"
+        verbose_name_plural = "lot safety signals"
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check("kind", SignalKind, "signal_kind_valid"),
+            choices_check("status", SignalStatus, "signal_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="dismissed") | ~Q(status_reason=""),
+                name="signal_dismissal_has_reason",
+                violation_error_message="Dismissing a signal needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="sentinel") | Q(report__isnull=False),
+                name="signal_sentinel_has_report",
+                violation_error_message="A sentinel signal names its report.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cases__lte=F("exposure")) | Q(kind="sentinel"),
+                name="signal_cases_within_exposure",
+                violation_error_message="A lot cannot have more cases than sessions.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.lot}"

@@ -1,1 +1,406 @@
-"""Models: see docs/architecture.md."""
+"""Patients, their screening facts and contact preferences; and how the clinic reaches people:
+personal links, the outbox (every message with its delivery state) and front-desk call tasks.
+
+The outbox and links know nothing of sessions or check-ins (those live a floor above): an
+outbox row carries ids in `context`, and the app that queued it renders it at delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from datetime import date
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from clinic.core.audit import AuditedQuerySet
+from clinic.core.models import BaseModel, Clinic, choices_check
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class Language(models.TextChoices):
+    EN = "en", "English"
+    KO = "ko", "한국어"
+
+
+class Fitzpatrick(models.IntegerChoices):
+    I = 1, "I — always burns, never tans"  # noqa: E741
+    II = 2, "II — usually burns, tans minimally"
+    III = 3, "III — sometimes burns, tans uniformly"
+    IV = 4, "IV — burns minimally, always tans"
+    V = 5, "V — very rarely burns, tans very easily"
+    VI = 6, "VI — never burns"
+
+
+def name_key(first_name: str, last_name: str) -> str:
+    """Case-, accent- and spacing-insensitive key for spotting likely duplicate patients."""
+    text = unicodedata.normalize("NFKD", f"{first_name}{last_name}")
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return re.sub(r"[\s\-'.]", "", text).casefold()
+
+
+def phone_key(phone: str) -> str:
+    return re.sub(r"\D", "", phone or "")
+
+
+class Patient(BaseModel):
+    """A patient of one clinic: identity, contact, consent and the screening facts."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    email = models.EmailField(blank=True)
+    phone = models.CharField(
+        "mobile phone",
+        max_length=32,
+        blank=True,
+        help_text="International format, e.g. +82 10 1234 5678.",
+    )
+    preferred_channel = models.CharField(
+        max_length=8, choices=Channel.choices, default=Channel.EMAIL
+    )
+    consent_to_contact = models.BooleanField(
+        default=False, help_text="The patient agreed to receive check-ins and reminders."
+    )
+    consent_recorded_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=5, choices=Language.choices, default=Language.EN)
+    # Channel stops: an SMS STOP reply or a hard email bounce ends messages on that channel.
+    sms_stopped_at = models.DateTimeField(null=True, blank=True)
+    email_bounced_at = models.DateTimeField(null=True, blank=True)
+
+    # Screening facts (PRODUCT.md "Contraindications and risk factors").
+    fitzpatrick_type = models.PositiveSmallIntegerField(
+        choices=Fitzpatrick.choices, null=True, blank=True
+    )
+    allergies = models.TextField("known allergies", blank=True)
+    allergic_to_product_components = models.BooleanField(
+        "allergic to exosome product components", default=False
+    )
+    on_anticoagulants = models.BooleanField("takes blood thinners", default=False)
+    keloid_history = models.BooleanField("history of keloids", default=False)
+    autoimmune_disease = models.BooleanField(default=False)
+    pregnant_or_breastfeeding = models.BooleanField(default=False)
+    screening_notes = models.TextField(blank=True)
+
+    # Derived keys for duplicate detection; kept in sync by save().
+    name_key = models.CharField(max_length=200, editable=False, db_index=True)
+    phone_key = models.CharField(max_length=32, editable=False, db_index=True)
+
+    entered_in_error = models.BooleanField(default=False)
+    entered_in_error_reason = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+    objects = AuditedQuerySet.as_manager()
+    never_delete: ClassVar[bool] = True
+
+    class Meta:
+        verbose_name = "patient"
+        verbose_name_plural = "patients"
+        ordering = ["last_name", "first_name"]
+        indexes = [
+            models.Index(
+                fields=["clinic", "name_key", "date_of_birth"], name="patient_dupe_lookup"
+            ),
+        ]
+        constraints = [
+            choices_check("preferred_channel", Channel, "patient_channel_valid"),
+            choices_check("language", Language, "patient_language_valid"),
+            models.CheckConstraint(
+                condition=Q(fitzpatrick_type__isnull=True)
+                | Q(fitzpatrick_type__gte=1, fitzpatrick_type__lte=6),
+                name="patient_fitzpatrick_1_to_6",
+                violation_error_message="Fitzpatrick type is I to VI.",
+            ),
+            models.CheckConstraint(
+                condition=Q(preferred_channel="email", email__gt="")
+                | Q(preferred_channel="sms", phone__gt=""),
+                name="patient_preferred_channel_has_contact",
+                violation_error_message=(
+                    "The preferred channel needs its contact detail: an email address for "
+                    "email, a mobile number for SMS."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(entered_in_error=False) | ~Q(entered_in_error_reason=""),
+                name="patient_entered_in_error_has_reason",
+                violation_error_message="Say why the record was entered in error.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def clean(self) -> None:
+        if self.date_of_birth and self.date_of_birth > date.today():
+            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
+        if self.date_of_birth and self.date_of_birth.year < 1900:
+            raise ValidationError({"date_of_birth": "Check the year of birth."})
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_key = name_key(self.first_name, self.last_name)
+        self.phone_key = phone_key(self.phone)
+        if self.consent_to_contact and self.consent_recorded_at is None:
+            self.consent_recorded_at = timezone.now()
+        super().save(*args, **kwargs)
+
+    def can_receive(self, channel: str) -> bool:
+        """Consent given, contact known and the channel not stopped."""
+        if not self.consent_to_contact or self.entered_in_error:
+            return False
+        if channel == Channel.EMAIL:
+            return bool(self.email) and self.email_bounced_at is None
+        return bool(self.phone) and self.sms_stopped_at is None
+
+
+class PatientAccess(models.Model):
+    """Who read or exported a patient's record, and when (the read half of the audit)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="accesses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=40)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "patient record access"
+        verbose_name_plural = "patient record accesses"
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.action} patient {self.patient_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class LinkPurpose(models.TextChoices):
+    SESSION_REPORT = "session_report", "Report at any time (aftercare sheet, 120 days)"
+    CHECKIN = "checkin", "Answer one check-in (7 days)"
+    RECALL = "recall", "Acknowledge a lot recall notice"
+
+
+class PersonalLinkQuerySet(AuditedQuerySet):
+    def live(self) -> PersonalLinkQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class PersonalLink(BaseModel):
+    """A patient's personal link. Only a SHA-256 hash of the token is stored.
+
+    The plain token exists once, in the message or QR code that carries it. A link is reusable
+    until it expires or staff revoke it (re-sending issues a new link and ends the old one).
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="links")
+    purpose = models.CharField(max_length=20, choices=LinkPurpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    use_count = models.PositiveIntegerField(default=0)
+
+    objects = PersonalLinkQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "patient__clinic"
+
+    class Meta:
+        verbose_name = "personal link"
+        verbose_name_plural = "personal links"
+        constraints = [
+            choices_check("purpose", LinkPurpose, "link_purpose_valid"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="link_expires_after_creation",
+                violation_error_message="A link must expire after it is created.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} link for patient {self.patient_id}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_urlsafe(32)
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class MessageKind(models.TextChoices):
+    AFTERCARE = "aftercare", "Aftercare instructions"
+    CHECKIN = "checkin", "Check-in"
+    CHECKIN_REMINDER = "checkin_reminder", "Check-in reminder"
+    APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
+    MAINTENANCE = "maintenance", "Maintenance reminder"
+    RECALL = "recall", "Lot recall notice"
+    RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to staff"
+    LOW_STOCK_ALERT = "low_stock_alert", "Low stock alert to staff"
+    STAFF_NOTICE = "staff_notice", "Staff notice"
+
+
+class MessageState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CLAIMED = "claimed", "Being delivered"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    MISSED = "missed", "Missed (too late to send)"
+    SUPPRESSED = "suppressed", "Not sent (no consent or channel stopped)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OutboxQuerySet(AuditedQuerySet):
+    def due(self, now=None) -> OutboxQuerySet:
+        return self.filter(state=MessageState.PENDING, due_at__lte=now or timezone.now())
+
+
+class OutboxMessage(BaseModel):
+    """One message to a patient or an alert to staff, with its due time and delivery state.
+
+    The database is the schedule: beat sweeps due rows, claims them with a token and a lease,
+    and delivery compares-and-sets on that token. Task arguments carry ids, never content.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="outbox")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    kind = models.CharField(max_length=24, choices=MessageKind.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to_address = models.CharField(max_length=254, help_text="Email address or phone number.")
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(
+        blank=True,
+        help_text="Fixed text; link-bearing messages are "
+        "rendered at delivery so the plain token is never stored.",
+    )
+    context = models.JSONField(
+        default=dict, blank=True, help_text="Ids the renderer needs (no patient data)."
+    )
+    idempotency_key = models.CharField(
+        max_length=120, unique=True, help_text="One message per purpose, e.g. checkin:42."
+    )
+    due_at = models.DateTimeField()
+    state = models.CharField(
+        max_length=12, choices=MessageState.choices, default=MessageState.PENDING
+    )
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    duplicate_suspected = models.BooleanField(
+        default=False, help_text="A send may have been repeated after a crash."
+    )
+
+    objects = OutboxQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "outbox message"
+        verbose_name_plural = "outbox messages"
+        ordering = ["due_at"]
+        indexes = [
+            # The sweeper's query: due pending rows, oldest first.
+            models.Index(
+                fields=["due_at"], name="outbox_due_pending", condition=Q(state="pending")
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                name="outbox_claimed_lease",
+                condition=Q(state="claimed"),
+            ),
+            models.Index(fields=["clinic", "state", "due_at"], name="outbox_clinic_state"),
+        ]
+        constraints = [
+            choices_check("kind", MessageKind, "outbox_kind_valid"),
+            choices_check("channel", Channel, "outbox_channel_valid"),
+            choices_check("state", MessageState, "outbox_state_valid"),
+            models.CheckConstraint(
+                condition=~Q(state="claimed")
+                | Q(claim_token__isnull=False, lease_expires_at__isnull=False),
+                name="outbox_claim_has_token_and_lease",
+                violation_error_message="A claimed message needs a claim token and a lease.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="sent") | Q(sent_at__isnull=False),
+                name="outbox_sent_has_time",
+                violation_error_message="A sent message records when it was sent.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(to_address=""),
+                name="outbox_has_recipient",
+                violation_error_message="A message needs a recipient address.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} via {self.channel} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class CallReason(models.TextChoices):
+    UNANSWERED_CHECKIN = "unanswered_checkin", "Check-in unanswered"
+    FAILED_MESSAGE = "failed_message", "Message could not be delivered"
+    MISSED_MESSAGE = "missed_message", "Message too late to send"
+    NO_CONTACT = "no_contact", "No way to reach the patient by message"
+    RECALL = "recall", "Lot recall: patient not reached"
+    OTHER = "other", "Other"
+
+
+class CallState(models.TextChoices):
+    OPEN = "open", "To call"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CallTask(BaseModel):
+    """A call the front desk should make. Carries only what the call needs, no clinical notes."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="call_tasks")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="call_tasks")
+    reason = models.CharField(max_length=24, choices=CallReason.choices)
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.PROTECT, null=True, blank=True, related_name="call_tasks"
+    )
+    dedupe_key = models.CharField(
+        max_length=120, unique=True, help_text="One task per cause, e.g. checkin:42."
+    )
+    due_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, choices=CallState.choices, default=CallState.OPEN)
+    outcome = models.TextField(blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "call task"
+        verbose_name_plural = "call tasks"
+        ordering = ["due_at"]
+        indexes = [models.Index(fields=["clinic", "state", "due_at"], name="calltask_open")]
+        constraints = [
+            choices_check("reason", CallReason, "calltask_reason_valid"),
+            choices_check("state", CallState, "calltask_state_valid"),
+            models.CheckConstraint(
+                condition=~Q(state="done") | Q(done_at__isnull=False),
+                name="calltask_done_has_time",
+                violation_error_message="A finished call records when it was made.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call patient {self.patient_id}: {self.get_reason_display()}"

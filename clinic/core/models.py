@@ -43,19 +43,24 @@ def choices_check(
 
 
 class ScopedQuerySet(models.QuerySet):
-    """QuerySet that knows how to restrict itself to a user's clinics and roles.
+    """QuerySet that restricts itself to a user's clinics and roles.
 
     A model names the path from itself to its Clinic in `clinic_path` ("clinic",
-    "patient__clinic", ...). `visible_to(user, roles=...)` keeps rows of clinics where the
-    user holds one of `roles` (default: any role). Superusers see nothing special here: the
-    admin has its own permission system, the app pages go through this.
+    "patient__clinic", ...; "" for Clinic itself, None for shared reference data such as the
+    reaction vocabulary) and which roles may read it in `read_roles`. `visible_to(user)` keeps
+    the rows of clinics where the user holds one of those roles. Pages and API views get their
+    querysets through this one method (see clinic/core/access.py), so none can forget it.
     """
 
     def visible_to(self, user: Any, roles: Iterable[str] | None = None) -> ScopedQuerySet:
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
+        if roles is None:
+            roles = getattr(self.model, "read_roles", ALL_ROLES)
         clinic_ids = Membership.clinic_ids_for(user, roles)
         path = getattr(self.model, "clinic_path", "clinic")
+        if path is None:
+            return self if clinic_ids.exists() else self.none()
         lookup = "pk__in" if path == "" else f"{path}__in"
         return self.filter(**{lookup: clinic_ids})
 
@@ -69,7 +74,8 @@ class BaseModel(models.Model):
 
     objects = ScopedQuerySet.as_manager()
 
-    clinic_path: ClassVar[str] = "clinic"
+    clinic_path: ClassVar[str | None] = "clinic"
+    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
 
     class Meta:
         abstract = True
