@@ -520,6 +520,7 @@ class SessionAddendum(BaseModel):
 
 class CheckInState(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
+    QUEUED = "queued", "Queued to send"
     SENT = "sent", "Sent"
     REMINDED = "reminded", "Reminded"
     ANSWERED_FINE = "answered_fine", "Answered: all fine"

@@ -1,0 +1,436 @@
+"""The outbox: every message the clinic sends goes through here.
+
+Life of a message (the database is the schedule):
+
+    pending --claim--> claimed --deliver--> sent
+       ^                  |  \\--transient error, attempts left--> pending (later due_at)
+       |                  |   \\--permanent error or attempts used up--> failed + call task
+       +--lease expired---+
+    pending, more than CATCH_UP_LIMIT overdue --> missed + call task (patient messages)
+
+`outbox_claim_due` gives a batch of due rows one claim token and a lease and commits;
+`outbox_deliver` compares-and-sets on that token before and after sending, so a row whose
+lease expired and was re-claimed elsewhere is never marked twice. A send that the provider
+accepted but whose commit was lost (a kill at the wrong instant) is re-sent after the lease
+and flagged `duplicate_suspected`; the provider's idempotency key (the message's uuid) lets
+providers that honour it drop the repeat.
+
+Apps above this floor register a renderer per message kind (`register_renderer`) to build
+subject and body at delivery time (link-bearing messages mint their link then, so the plain
+token is never stored) and to hear about the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import (
+    CallReason,
+    CallState,
+    CallTask,
+    Channel,
+    MessageKind,
+    MessageState,
+    OutboxMessage,
+    Patient,
+)
+from .sms import PermanentDeliveryError, TransientDeliveryError, get_sms_backend
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=getattr(settings, "OUTBOX_LEASE_SECONDS", 120))
+MAX_ATTEMPTS = 5
+CATCH_UP_LIMIT = timedelta(hours=48)
+BATCH_SIZE = 50
+# Staff alerts are always worth sending late; patient messages past the limit become calls.
+ALWAYS_SEND = frozenset(
+    {MessageKind.RED_FLAG_ALERT, MessageKind.LOW_STOCK_ALERT, MessageKind.STAFF_NOTICE}
+)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes, capped at an hour."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    # The text to keep in the row after sending (the body with any token removed).
+    stored_body: str
+
+
+class Renderer(Protocol):
+    def render(self, message: OutboxMessage) -> Rendered: ...
+    def on_sent(self, message: OutboxMessage) -> None: ...
+    def on_failed(self, message: OutboxMessage) -> None: ...
+
+
+class FixedTextRenderer:
+    """Messages whose subject and body were written when they were queued."""
+
+    def render(self, message: OutboxMessage) -> Rendered:
+        return Rendered(message.subject, message.body, message.body)
+
+    def on_sent(self, message: OutboxMessage) -> None:
+        pass
+
+    def on_failed(self, message: OutboxMessage) -> None:
+        pass
+
+
+_renderers: dict[str, Renderer] = {}
+
+
+def register_renderer(kind: str, renderer: Renderer) -> None:
+    _renderers[kind] = renderer
+
+
+def renderer_for(kind: str) -> Renderer:
+    return _renderers.get(kind, FixedTextRenderer())
+
+
+# --- queueing ------------------------------------------------------------------------------
+
+
+def pick_channel(patient: Patient) -> str | None:
+    """The patient's preferred channel if it can be used, else the other one, else None."""
+    other = Channel.SMS if patient.preferred_channel == Channel.EMAIL else Channel.EMAIL
+    for channel in (patient.preferred_channel, other):
+        if patient.can_receive(channel):
+            return channel
+    return None
+
+
+def message_to_patient(
+    *,
+    patient: Patient,
+    kind: str,
+    due_at: datetime,
+    idempotency_key: str,
+    subject: str = "",
+    body: str = "",
+    context: dict | None = None,
+    call_reason_if_unreachable: str | None = CallReason.NO_CONTACT,
+) -> OutboxMessage | None:
+    """Queue a message to a patient on a channel they consented to; once per key.
+
+    Without consent or a usable channel nothing is sent; when `call_reason_if_unreachable`
+    is given the front desk gets a call task instead. Returns the message (existing one for
+    a repeated key) or None when it could not be queued.
+    """
+    existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
+    if existing:
+        return existing
+    channel = pick_channel(patient)
+    if channel is None:
+        if call_reason_if_unreachable:
+            call_task_open(
+                patient=patient,
+                reason=call_reason_if_unreachable,
+                dedupe_key=f"unreachable:{idempotency_key}",
+            )
+        return None
+    address = patient.email if channel == Channel.EMAIL else patient.phone
+    return _insert(
+        OutboxMessage(
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            kind=kind,
+            channel=channel,
+            to_address=address,
+            subject=subject,
+            body=body,
+            context=context or {},
+            idempotency_key=idempotency_key,
+            due_at=due_at,
+        )
+    )
+
+
+def message_to_staff(
+    *,
+    clinic,
+    to_email: str,
+    kind: str,
+    subject: str,
+    body: str,
+    idempotency_key: str,
+    due_at: datetime | None = None,
+    context: dict | None = None,
+) -> OutboxMessage:
+    """Queue an alert to a staff address (on-call, safety lead); once per key."""
+    existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
+    if existing:
+        return existing
+    return _insert(
+        OutboxMessage(
+            clinic=clinic,
+            kind=kind,
+            channel=Channel.EMAIL,
+            to_address=to_email,
+            subject=subject,
+            body=body,
+            context=context or {},
+            idempotency_key=idempotency_key,
+            due_at=due_at or timezone.now(),
+        )
+    )
+
+
+def _insert(message: OutboxMessage) -> OutboxMessage:
+    message.full_clean(validate_unique=False)
+    # A concurrent caller with the same key wins; we return its row.
+    with transaction.atomic():
+        created = OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
+    if created and created[0].pk:
+        return created[0]
+    return OutboxMessage.objects.get(idempotency_key=message.idempotency_key)
+
+
+def call_task_open(
+    *, patient: Patient, reason: str, dedupe_key: str, message: OutboxMessage | None = None
+) -> CallTask:
+    """One open call task per cause; asking again returns the existing one."""
+    task, _ = CallTask.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "clinic_id": patient.clinic_id,
+            "patient": patient,
+            "reason": reason,
+            "message": message,
+            "state": CallState.OPEN,
+        },
+    )
+    return task
+
+
+# --- claiming ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: uuid.UUID
+    message_ids: list[int]
+
+
+def outbox_release_expired_leases(*, now: datetime | None = None) -> int:
+    """Claimed rows whose lease ran out go back to the queue (their worker died)."""
+    now = now or timezone.now()
+    return OutboxMessage.objects.filter(
+        state=MessageState.CLAIMED, lease_expires_at__lt=now
+    ).update(state=MessageState.PENDING, claim_token=None, lease_expires_at=None)
+
+
+def outbox_mark_missed(*, now: datetime | None = None) -> int:
+    """Catch-up policy: patient messages more than 48 h overdue are not sent any more;
+    each becomes a call task for the front desk instead."""
+    now = now or timezone.now()
+    stale = list(
+        OutboxMessage.objects.filter(
+            state=MessageState.PENDING,
+            due_at__lt=now - CATCH_UP_LIMIT,
+            patient__isnull=False,
+        )
+        .exclude(kind__in=ALWAYS_SEND)
+        .select_related("patient")[:500]
+    )
+    missed = 0
+    for message in stale:
+        with transaction.atomic():
+            changed = OutboxMessage.objects.filter(
+                pk=message.pk, state=MessageState.PENDING
+            ).update(state=MessageState.MISSED, last_error="More than 48 h overdue.")
+            if changed:
+                missed += 1
+                call_task_open(
+                    patient=message.patient,
+                    reason=CallReason.MISSED_MESSAGE,
+                    dedupe_key=f"message:{message.pk}",
+                    message=message,
+                )
+                transaction.on_commit(lambda m=message: renderer_for(m.kind).on_failed(m))
+    return missed
+
+
+def outbox_claim_due(
+    *, now: datetime | None = None, limit: int = BATCH_SIZE, lease: timedelta = LEASE
+) -> Claim | None:
+    """Claim up to `limit` due rows under one token and a lease, and commit.
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent sweepers take disjoint rows.
+    SQLite: one conditional UPDATE (state still pending) inside an IMMEDIATE transaction, which
+    SQLite's single writer makes exclusive.
+    """
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    claimed_fields = {
+        "state": MessageState.CLAIMED,
+        "claim_token": token,
+        "lease_expires_at": now + lease,
+        "attempts": F("attempts") + 1,
+    }
+    with transaction.atomic():
+        due = OutboxMessage.objects.due(now).order_by("due_at")
+        if connection.vendor == "postgresql":
+            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+        else:
+            ids = list(due.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return None
+        OutboxMessage.objects.filter(pk__in=ids, state=MessageState.PENDING).update(
+            **claimed_fields
+        )
+        claimed = list(OutboxMessage.objects.filter(claim_token=token).values_list("pk", flat=True))
+    return Claim(token=token, message_ids=claimed) if claimed else None
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+
+def _send(message: OutboxMessage, rendered: Rendered) -> str:
+    key = str(message.uuid)
+    if message.channel == Channel.SMS:
+        return get_sms_backend().send(
+            to=message.to_address, body=rendered.body, idempotency_key=key
+        )
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1]
+    message_id = f"<{key}@{domain}>"
+    email = EmailMessage(
+        subject=rendered.subject,
+        body=rendered.body,
+        to=[message.to_address],
+        headers={"Message-ID": message_id, "X-Idempotency-Key": key},
+        connection=get_connection(),
+    )
+    try:
+        email.send(fail_silently=False)
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        raise TransientDeliveryError(str(exc) or exc.__class__.__name__) from exc
+    return message_id
+
+
+def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
+    """Deliver one claimed message if we still hold its claim. Returns the resulting state
+    ("skipped" when the claim was lost or the row is gone: safe to call twice)."""
+    token = uuid.UUID(str(claim_token))
+    message = (
+        OutboxMessage.objects.filter(pk=message_id, claim_token=token, state=MessageState.CLAIMED)
+        .select_related("patient")
+        .first()
+    )
+    if message is None:
+        return "skipped"
+    renderer = renderer_for(message.kind)
+    try:
+        rendered = renderer.render(message)
+        provider_id = _send(message, rendered)
+    except TransientDeliveryError as exc:
+        return _after_failure(message, token, str(exc), transient=True)
+    except PermanentDeliveryError as exc:
+        return _after_failure(message, token, str(exc), transient=False)
+
+    now = timezone.now()
+    with transaction.atomic():
+        won = OutboxMessage.objects.filter(
+            pk=message.pk, claim_token=token, state=MessageState.CLAIMED
+        ).update(
+            state=MessageState.SENT,
+            sent_at=now,
+            provider_message_id=provider_id[:200],
+            subject=rendered.subject[:200],
+            body=rendered.stored_body,
+            claim_token=None,
+            lease_expires_at=None,
+            last_error="",
+        )
+        if not won:
+            # Our lease ran out while sending and someone else holds the row now: the
+            # provider may see this message twice. Say so on the row; never hide it.
+            OutboxMessage.objects.filter(pk=message.pk).update(duplicate_suspected=True)
+            logger.warning("outbox message %s sent after its lease expired", message.pk)
+            return "duplicate"
+        message.state, message.sent_at = MessageState.SENT, now
+        transaction.on_commit(lambda: renderer.on_sent(message))
+    return MessageState.SENT
+
+
+def _after_failure(message: OutboxMessage, token: uuid.UUID, error: str, *, transient: bool) -> str:
+    give_up = not transient or message.attempts >= MAX_ATTEMPTS
+    with transaction.atomic():
+        mine = OutboxMessage.objects.filter(
+            pk=message.pk, claim_token=token, state=MessageState.CLAIMED
+        )
+        if give_up:
+            changed = mine.update(
+                state=MessageState.FAILED,
+                last_error=error[:1000],
+                claim_token=None,
+                lease_expires_at=None,
+            )
+            if changed and message.patient_id:
+                call_task_open(
+                    patient=message.patient,
+                    reason=CallReason.FAILED_MESSAGE,
+                    dedupe_key=f"message:{message.pk}",
+                    message=message,
+                )
+            if changed:
+                message.state = MessageState.FAILED
+                transaction.on_commit(lambda: renderer_for(message.kind).on_failed(message))
+            logger.warning("outbox message %s failed for good: %s", message.pk, error)
+            return MessageState.FAILED if changed else "skipped"
+        mine.update(
+            state=MessageState.PENDING,
+            last_error=error[:1000],
+            claim_token=None,
+            lease_expires_at=None,
+            due_at=timezone.now() + backoff(message.attempts),
+        )
+    logger.info("outbox message %s will be retried: %s", message.pk, error)
+    return MessageState.PENDING
+
+
+# --- channel stops -------------------------------------------------------------------------
+
+
+def channel_stop_sms(*, phone: str) -> int:
+    """An SMS STOP reply: no more SMS to that number, at any clinic."""
+    from .models import phone_key
+
+    key = phone_key(phone)
+    if not key:
+        return 0
+    now = timezone.now()
+    patients = Patient.objects.filter(phone_key=key, sms_stopped_at__isnull=True)
+    count = patients.update(sms_stopped_at=now)
+    OutboxMessage.objects.filter(
+        channel=Channel.SMS, state=MessageState.PENDING, patient__phone_key=key
+    ).update(state=MessageState.SUPPRESSED, last_error="Patient replied STOP.")
+    return count
+
+
+def channel_stop_email(*, email: str) -> int:
+    """A hard bounce: no more email to that address."""
+    now = timezone.now()
+    count = Patient.objects.filter(email__iexact=email, email_bounced_at__isnull=True).update(
+        email_bounced_at=now
+    )
+    OutboxMessage.objects.filter(
+        channel=Channel.EMAIL,
+        state=MessageState.PENDING,
+        to_address__iexact=email,
+        patient__isnull=False,
+    ).update(state=MessageState.SUPPRESSED, last_error="Email address bounced.")
+    return count

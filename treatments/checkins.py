@@ -1,0 +1,207 @@
+"""Follow-up check-ins: planned with each session, sent through the outbox, reminded once,
+then handed to the front desk as a call.
+
+    scheduled --due--> queued --delivered--> sent --24 h--> reminded --24 h--> missed + call
+                          \\--undeliverable--> failed (the outbox opened the call task)
+    any open state --patient answers--> answered_fine / answered_reactions
+    any open state --session entered in error--> cancelled
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.core.models import CheckInPlanStep, Clinic
+from patients import outbox
+from patients.links import link_issue, link_url
+from patients.models import CallReason, LinkPurpose, MessageKind, OutboxMessage
+
+from .models import CheckIn, CheckInState, TreatmentSession
+
+REMIND_AFTER = timedelta(hours=24)
+CALL_AFTER_REMINDER = timedelta(hours=24)
+OPEN_STATES = (
+    CheckInState.SCHEDULED,
+    CheckInState.QUEUED,
+    CheckInState.SENT,
+    CheckInState.REMINDED,
+)
+
+
+def outside_quiet_hours(moment: datetime, clinic: Clinic) -> datetime:
+    """Move `moment` to the end of the clinic's quiet hours if it falls inside them.
+
+    Quiet hours may wrap midnight (21:00-08:00, the default) or not (13:00-14:00).
+    """
+    zone = ZoneInfo(clinic.time_zone)
+    local = moment.astimezone(zone)
+    start, end = _as_time(clinic.quiet_hours_start), _as_time(clinic.quiet_hours_end)
+    t = local.time()
+    if start == end:
+        return moment
+    if start > end:  # wraps midnight
+        if t >= start:
+            target_day = local.date() + timedelta(days=1)
+        elif t < end:
+            target_day = local.date()
+        else:
+            return moment
+    elif start <= t < end:
+        target_day = local.date()
+    else:
+        return moment
+    return datetime.combine(target_day, end, tzinfo=zone).astimezone(moment.tzinfo)
+
+
+def _as_time(value: time | str) -> time:
+    return value if isinstance(value, time) else time.fromisoformat(str(value))
+
+
+def checkins_plan(*, session: TreatmentSession) -> list[CheckIn]:
+    """Create one check-in per active plan step of the session's clinic (call inside the
+    transaction that saves the session). Planning twice creates nothing new."""
+    clinic = session.clinic
+    steps = CheckInPlanStep.objects.filter(clinic=clinic, active=True).order_by("offset")
+    rows = [
+        CheckIn(
+            session=session,
+            step_code=step.code,
+            step_label=step.label,
+            due_at=outside_quiet_hours(session.performed_at + step.offset, clinic),
+        )
+        for step in steps
+    ]
+    CheckIn.objects.bulk_create(rows, ignore_conflicts=True)
+    return list(CheckIn.objects.filter(session=session).order_by("due_at"))
+
+
+def checkins_cancel_for_session(*, session: TreatmentSession) -> int:
+    """A session entered in error: its pending check-ins and their messages stop."""
+    pending = CheckIn.objects.filter(session=session, state__in=OPEN_STATES)
+    message_ids = [m for m in pending.values_list("message_id", flat=True) if m]
+    OutboxMessage.objects.filter(pk__in=message_ids, state="pending").update(
+        state="cancelled", last_error="Session entered in error."
+    )
+    return pending.update(state=CheckInState.CANCELLED)
+
+
+def checkins_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Turn due scheduled check-ins into outbox messages (due now). Safe to run twice:
+    the message key is the check-in's, and the row moves on only if it was still due."""
+    now = now or timezone.now()
+    due = list(
+        CheckIn.objects.filter(state=CheckInState.SCHEDULED, due_at__lte=now)
+        .select_related("session__patient", "session__clinic")
+        .order_by("due_at")[:limit]
+    )
+    queued = 0
+    for checkin in due:
+        with transaction.atomic():
+            patient = checkin.session.patient
+            message = outbox.message_to_patient(
+                patient=patient,
+                kind=MessageKind.CHECKIN,
+                due_at=now,
+                idempotency_key=f"checkin:{checkin.pk}",
+                context={"checkin": checkin.pk},
+                call_reason_if_unreachable=CallReason.UNANSWERED_CHECKIN,
+            )
+            new_state = CheckInState.QUEUED if message else CheckInState.MISSED
+            queued += CheckIn.objects.filter(pk=checkin.pk, state=CheckInState.SCHEDULED).update(
+                state=new_state, message=message
+            )
+    return queued
+
+
+def checkins_follow_up(*, now: datetime | None = None) -> tuple[int, int]:
+    """One reminder 24 h after an unanswered check-in; 24 h after that, a call task.
+    Returns (reminders queued, calls opened)."""
+    now = now or timezone.now()
+    reminders = calls = 0
+    for checkin in CheckIn.objects.filter(
+        state=CheckInState.SENT, sent_at__lte=now - REMIND_AFTER
+    ).select_related("session__patient")[:500]:
+        with transaction.atomic():
+            message = outbox.message_to_patient(
+                patient=checkin.session.patient,
+                kind=MessageKind.CHECKIN_REMINDER,
+                due_at=now,
+                idempotency_key=f"checkin:{checkin.pk}:reminder",
+                context={"checkin": checkin.pk},
+                call_reason_if_unreachable=None,
+            )
+            reminders += CheckIn.objects.filter(pk=checkin.pk, state=CheckInState.SENT).update(
+                state=CheckInState.REMINDED, reminded_at=now, reminder=message
+            )
+    for checkin in CheckIn.objects.filter(
+        state=CheckInState.REMINDED, reminded_at__lte=now - CALL_AFTER_REMINDER
+    ).select_related("session__patient")[:500]:
+        with transaction.atomic():
+            if CheckIn.objects.filter(pk=checkin.pk, state=CheckInState.REMINDED).update(
+                state=CheckInState.MISSED
+            ):
+                outbox.call_task_open(
+                    patient=checkin.session.patient,
+                    reason=CallReason.UNANSWERED_CHECKIN,
+                    dedupe_key=f"checkin:{checkin.pk}",
+                )
+                calls += 1
+    return reminders, calls
+
+
+class CheckInRenderer:
+    """Renders check-in messages and reminders at delivery, minting a fresh 7-day link
+    (re-sending ends the previous link). Only the first name and the clinic's name go in."""
+
+    def __init__(self, reminder: bool) -> None:
+        self.reminder = reminder
+
+    def _checkin(self, message: OutboxMessage) -> CheckIn | None:
+        return (
+            CheckIn.objects.select_related("session__patient", "session__clinic", "link")
+            .filter(pk=message.context.get("checkin"))
+            .first()
+        )
+
+    def render(self, message: OutboxMessage) -> outbox.Rendered:
+        checkin = self._checkin(message)
+        if checkin is None:
+            raise outbox.PermanentDeliveryError("check-in no longer exists")
+        patient, clinic = checkin.session.patient, checkin.session.clinic
+        link, token = link_issue(
+            patient=patient, purpose=LinkPurpose.CHECKIN, replaces=checkin.link
+        )
+        CheckIn.objects.filter(pk=checkin.pk).update(link=link)
+        opener = "A reminder: " if self.reminder else ""
+        text = (
+            f"Hi {patient.first_name}, {opener}{clinic.name} would like to know how your "
+            "skin is doing since your treatment. It takes a minute: {url}\n"
+            f"If something feels seriously wrong, call {clinic.phone}."
+        )
+        subject = f"{clinic.name}: how are you since your treatment?"
+        return outbox.Rendered(
+            subject=subject,
+            body=text.format(url=link_url(token)),
+            stored_body=text.format(url="[personal link]"),
+        )
+
+    def on_sent(self, message: OutboxMessage) -> None:
+        checkin_id = message.context.get("checkin")
+        if not self.reminder:
+            CheckIn.objects.filter(pk=checkin_id, state=CheckInState.QUEUED).update(
+                state=CheckInState.SENT, sent_at=message.sent_at or timezone.now()
+            )
+
+    def on_failed(self, message: OutboxMessage) -> None:
+        CheckIn.objects.filter(pk=message.context.get("checkin"), state__in=OPEN_STATES).update(
+            state=CheckInState.FAILED
+        )
+
+
+def register_renderers() -> None:
+    outbox.register_renderer(MessageKind.CHECKIN, CheckInRenderer(reminder=False))
+    outbox.register_renderer(MessageKind.CHECKIN_REMINDER, CheckInRenderer(reminder=True))
