@@ -7,6 +7,7 @@ class TreatmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox (a floor below) renders check-in messages through these.
-        from .checkins import register_renderers
+        from . import aftercare, checkins
 
-        register_renderers()
+        checkins.register_renderers()
+        aftercare.register_renderers()

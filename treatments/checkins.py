@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from clinic.core.models import CheckInPlanStep, Clinic
 from patients import outbox
-from patients.links import link_issue, link_url
+from patients.links import link_issue, link_token, link_url
 from patients.models import CallReason, LinkPurpose, MessageKind, OutboxMessage
 
 from .models import CheckIn, CheckInState, TreatmentSession
@@ -154,8 +154,9 @@ def checkins_follow_up(*, now: datetime | None = None) -> tuple[int, int]:
 
 
 class CheckInRenderer:
-    """Renders check-in messages and reminders at delivery, minting a fresh 7-day link
-    (re-sending ends the previous link). Only the first name and the clinic's name go in."""
+    """Renders check-in messages and reminders at delivery with the check-in's 7-day link
+    (a reminder re-sends: new link, the old one ends). Only the first name and the clinic's
+    name go in."""
 
     def __init__(self, reminder: bool) -> None:
         self.reminder = reminder
@@ -172,21 +173,24 @@ class CheckInRenderer:
         if checkin is None:
             raise outbox.PermanentDeliveryError("check-in no longer exists")
         patient, clinic = checkin.session.patient, checkin.session.clinic
-        link, token = link_issue(
-            patient=patient, purpose=LinkPurpose.CHECKIN, replaces=checkin.link
-        )
-        CheckIn.objects.filter(pk=checkin.pk).update(link=link)
+        # A retry of the same message reuses its link; a reminder is a re-send: new link.
+        token = None if self.reminder or checkin.link is None else link_token(checkin.link)
+        if token is None:
+            link, token = link_issue(
+                patient=patient, purpose=LinkPurpose.CHECKIN, replaces=checkin.link
+            )
+            CheckIn.objects.filter(pk=checkin.pk).update(link=link)
         opener = "A reminder: " if self.reminder else ""
         text = (
             f"Hi {patient.first_name}, {opener}{clinic.name} would like to know how your "
-            "skin is doing since your treatment. It takes a minute: {url}\n"
+            "skin is doing since your treatment. It takes a minute: [url]\n"
             f"If something feels seriously wrong, call {clinic.phone}."
         )
         subject = f"{clinic.name}: how are you since your treatment?"
         return outbox.Rendered(
             subject=subject,
-            body=text.format(url=link_url(token)),
-            stored_body=text.format(url="[personal link]"),
+            body=text.replace("[url]", link_url(token)),
+            stored_body=text.replace("[url]", "[personal link]"),
         )
 
     def on_sent(self, message: OutboxMessage) -> None:

@@ -1,0 +1,230 @@
+"""Workflows that need facts from several apps. Pages and the API call these, never their own
+copy, so every path gets the same screening, lot rules and follow-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from adverse_events.models import Alarm, Outcome, ReactionReport
+from clinic.core.exceptions import NotAllowed, RuleViolation
+from clinic.core.models import Membership, Role
+from patients import outbox
+from patients.links import link_issue
+from patients.models import LinkPurpose, MessageKind, Patient
+from treatments import services as treatment_services
+from treatments.checkins import checkins_plan
+from treatments.models import (
+    Appointment,
+    AppointmentStatus,
+    DeliveryMethod,
+    ProductLot,
+    TreatmentSession,
+)
+
+HARD_STOP = "hard_stop"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    level: str
+    message: str
+
+
+@dataclass
+class Screening:
+    """What the pre-session screening found for this patient, procedure and lot."""
+
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def hard_stops(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == HARD_STOP]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == WARNING]
+
+    def as_record(self, answers: dict[str, bool]) -> dict:
+        return {
+            "answers": answers,
+            "findings": [f.__dict__ for f in self.findings],
+            "screened_at": timezone.now().isoformat(),
+        }
+
+
+def unresolved_reactions(patient: Patient):
+    """Reactions still going (and not assessed as recovered) or red flags not yet cleared."""
+    return ReactionReport.objects.filter(patient=patient, ongoing=True).exclude(
+        assessment__outcome__in=[Outcome.RECOVERED, Outcome.RECOVERED_WITH_SEQUELAE]
+    )
+
+
+def screening_evaluate(
+    *, patient: Patient, delivery_method: str, answers: dict[str, bool]
+) -> Screening:
+    """PRODUCT.md's contraindications against the patient's facts and today's answers.
+
+    Hard stops block the session unless overridden with a written reason; warnings must be
+    acknowledged.
+    """
+    found: list[Finding] = []
+    if answers.get("active_infection"):
+        found.append(
+            Finding("active_infection", HARD_STOP, "Active skin infection at the treatment site.")
+        )
+    if patient.pregnant_or_breastfeeding or answers.get("pregnant_or_breastfeeding"):
+        found.append(
+            Finding("pregnancy", HARD_STOP, "Pregnant or breastfeeding: exosome use not studied.")
+        )
+    if patient.allergic_to_product_components:
+        found.append(
+            Finding(
+                "product_allergy",
+                HARD_STOP,
+                f"Known allergy to product components ({patient.allergies or 'see chart'}).",
+            )
+        )
+    if (
+        unresolved_reactions(patient).exists()
+        or Alarm.objects.filter(patient=patient, acknowledged_at__isnull=True).exists()
+    ):
+        found.append(
+            Finding(
+                "unresolved_reaction",
+                HARD_STOP,
+                "A reaction from an earlier session is not resolved.",
+            )
+        )
+    if patient.on_anticoagulants or answers.get("anticoagulants"):
+        found.append(
+            Finding("anticoagulants", WARNING, "Takes blood thinners: more bruising is likely.")
+        )
+    if patient.keloid_history:
+        found.append(Finding("keloids", WARNING, "History of keloids."))
+    if patient.autoimmune_disease:
+        found.append(Finding("autoimmune", WARNING, "Autoimmune disease."))
+    if delivery_method == DeliveryMethod.LASER and (patient.fitzpatrick_type or 0) >= 5:
+        found.append(
+            Finding(
+                "fitzpatrick_laser",
+                WARNING,
+                f"Fitzpatrick type {patient.get_fitzpatrick_type_display()} with laser: "
+                "higher risk of pigment change.",
+            )
+        )
+    return Screening(findings=found)
+
+
+@transaction.atomic
+def session_log(
+    *,
+    practitioner,
+    patient: Patient,
+    lot: ProductLot,
+    delivery_method: str,
+    treated_areas: list[str],
+    units_used: int = 1,
+    volume_ml: Decimal | None = None,
+    needle_depth_mm: Decimal | None = None,
+    laser_device: str = "",
+    laser_type: str = "",
+    fluence_j_cm2: Decimal | None = None,
+    passes: int | None = None,
+    screening_answers: dict[str, bool] | None = None,
+    screening_override_reason: str = "",
+    warnings_acknowledged: bool = False,
+    aftercare_given: bool = True,
+    notes: str = "",
+    appointment: Appointment | None = None,
+    performed_at: datetime | None = None,
+) -> TreatmentSession:
+    """Log a treatment session: screening, lot rules and stock, the session with its personal
+    report link, its check-ins and its aftercare message, all in one transaction."""
+    clinic = patient.clinic
+    if (
+        not Membership.objects.active()
+        .filter(user=practitioner, clinic=clinic, role__in=[Role.PRACTITIONER, Role.SAFETY_LEAD])
+        .exists()
+    ):
+        raise NotAllowed("Only a practitioner of this clinic can log a session.")
+    if lot.product.clinic_id != clinic.pk:
+        raise RuleViolation("This lot belongs to another clinic.", field="lot")
+    if appointment is not None and appointment.patient_id != patient.pk:
+        raise RuleViolation("The appointment is for another patient.", field="appointment")
+
+    answers = {k: bool(v) for k, v in (screening_answers or {}).items()}
+    screening = screening_evaluate(
+        patient=patient, delivery_method=delivery_method, answers=answers
+    )
+    if screening.hard_stops and not screening_override_reason.strip():
+        raise RuleViolation(
+            "Screening found a hard stop: "
+            + "; ".join(f.message for f in screening.hard_stops)
+            + " Write a reason to override it, or do not treat today.",
+            field="screening_override_reason",
+            code="hard_stop",
+        )
+    if screening.warnings and not warnings_acknowledged:
+        raise RuleViolation(
+            "Acknowledge the screening warnings: "
+            + "; ".join(f.message for f in screening.warnings),
+            field="warnings_acknowledged",
+            code="warnings_not_acknowledged",
+        )
+
+    today = treatment_services.clinic_today(clinic)
+    lot = treatment_services.lot_consume(lot=lot, units=units_used, on_date=today)
+
+    link, _token = link_issue(patient=patient, purpose=LinkPurpose.SESSION_REPORT)
+    session = TreatmentSession(
+        clinic=clinic,
+        patient=patient,
+        practitioner=practitioner,
+        appointment=appointment,
+        series=appointment.series if appointment else None,
+        performed_at=performed_at or timezone.now(),
+        delivery_method=delivery_method,
+        needle_depth_mm=needle_depth_mm,
+        laser_device=laser_device,
+        laser_type=laser_type,
+        fluence_j_cm2=fluence_j_cm2,
+        passes=passes,
+        treated_areas=list(treated_areas),
+        lot=lot,
+        units_used=units_used,
+        volume_ml=volume_ml,
+        screening=screening.as_record(answers),
+        screening_override_reason=screening_override_reason.strip(),
+        warnings_acknowledged=warnings_acknowledged,
+        aftercare_given=aftercare_given,
+        notes=notes,
+        report_link=link,
+    )
+    try:
+        session.full_clean(exclude=["appointment"] if appointment is None else None)
+    except ValidationError:
+        raise
+    session.save()
+
+    checkins_plan(session=session)
+    if appointment is not None:
+        Appointment.objects.filter(pk=appointment.pk).update(status=AppointmentStatus.COMPLETED)
+    outbox.message_to_patient(
+        patient=patient,
+        kind=MessageKind.AFTERCARE,
+        due_at=timezone.now(),
+        idempotency_key=f"aftercare:{session.pk}",
+        context={"session": session.pk},
+        call_reason_if_unreachable=None,
+    )
+    treatment_services.lot_alert_if_low(lot=lot)
+    return session

@@ -1,0 +1,177 @@
+"""Writes on products, lots and sessions. Keyword-only, typed; raise ClinicError subclasses.
+
+Logging a session needs facts from several apps (screening looks at reactions), so that
+workflow lives on the top floor (`clinic/workflows.py`) and calls the pieces here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from clinic.core.exceptions import Conflict, RuleViolation
+from clinic.core.models import Membership, Role
+
+from .checkins import checkins_cancel_for_session
+from .models import (
+    LotStatus,
+    Product,
+    ProductLot,
+    SessionAddendum,
+    SessionStatus,
+    TreatmentSession,
+)
+
+
+def clinic_today(clinic) -> date:
+    """Today's date in the clinic's own time zone (lot expiry is judged by it)."""
+    from zoneinfo import ZoneInfo
+
+    return timezone.now().astimezone(ZoneInfo(clinic.time_zone)).date()
+
+
+def lot_receive(
+    *,
+    product: Product,
+    lot_number: str,
+    expiry_date: date,
+    received_on: date,
+    quantity: int,
+    supplier: str = "",
+    certificate_ref: str = "",
+) -> ProductLot:
+    """Record a newly received lot; released for use."""
+    lot = ProductLot(
+        product=product,
+        lot_number=lot_number.strip(),
+        expiry_date=expiry_date,
+        received_on=received_on,
+        quantity_received=quantity,
+        quantity_on_hand=quantity,
+        supplier=supplier,
+        certificate_ref=certificate_ref,
+    )
+    lot.full_clean()
+    lot.save()
+    return lot
+
+
+def lot_consume(*, lot: ProductLot, units: int, on_date: date) -> ProductLot:
+    """Take `units` from a usable lot, atomically.
+
+    One conditional UPDATE checks status, expiry and stock at the moment of writing, so two
+    practitioners taking the last unit at once cannot both succeed, and a lot quarantined a
+    second ago cannot be used. Call inside the session's transaction.
+    """
+    reason = lot.unusable_reason(on_date)
+    if reason:
+        raise RuleViolation(reason, field="lot", code="lot_unusable")
+    if units <= 0:
+        raise RuleViolation("The amount used must be greater than zero.", field="units_used")
+    taken = ProductLot.objects.filter(
+        pk=lot.pk,
+        status=LotStatus.RELEASED,
+        expiry_date__gte=on_date,
+        quantity_on_hand__gte=units,
+    ).update(quantity_on_hand=F("quantity_on_hand") - units)
+    lot.refresh_from_db()
+    if not taken:
+        reason = lot.unusable_reason(on_date)
+        if reason:
+            raise RuleViolation(reason, field="lot", code="lot_unusable")
+        raise Conflict(
+            f"Lot {lot.lot_number} has only {lot.quantity_on_hand} "
+            f"{lot.product.unit}(s) left; {units} needed.",
+            field="units_used",
+            code="out_of_stock",
+        )
+    return lot
+
+
+def lot_return(*, lot: ProductLot, units: int) -> None:
+    """Put units back (a session entered in error)."""
+    ProductLot.objects.filter(pk=lot.pk).update(quantity_on_hand=F("quantity_on_hand") + units)
+
+
+def safety_lead_emails(clinic) -> list[str]:
+    return sorted(
+        e
+        for e in Membership.objects.active()
+        .filter(clinic=clinic, role=Role.SAFETY_LEAD)
+        .values_list("user__email", flat=True)
+        if e
+    )
+
+
+def lot_alert_if_low(*, lot: ProductLot) -> None:
+    """Tell the clinic's safety leads once when a lot runs low."""
+    from patients import outbox
+    from patients.models import MessageKind
+
+    clinic = lot.product.clinic
+    if lot.quantity_on_hand > clinic.low_stock_threshold or lot.low_stock_alerted_at:
+        return
+    if not ProductLot.objects.filter(pk=lot.pk, low_stock_alerted_at__isnull=True).update(
+        low_stock_alerted_at=timezone.now()
+    ):
+        return
+    for email in safety_lead_emails(clinic) or [clinic.on_call_email]:
+        outbox.message_to_staff(
+            clinic=clinic,
+            to_email=email,
+            kind=MessageKind.LOW_STOCK_ALERT,
+            subject=f"Low stock: {lot}",
+            body=(
+                f"{lot} is down to {lot.quantity_on_hand} {lot.product.unit}(s) "
+                f"(expires {lot.expiry_date:%Y-%m-%d}). Order or receive a new lot."
+            ),
+            idempotency_key=f"lowstock:{lot.pk}:{email}",
+        )
+
+
+def session_sign(*, session: TreatmentSession, user) -> TreatmentSession:
+    """Sign and lock a session. Later corrections are addenda."""
+    if session.status != SessionStatus.OPEN:
+        raise RuleViolation("This session is already signed or was entered in error.")
+    updated = TreatmentSession.objects.filter(pk=session.pk, status=SessionStatus.OPEN).update(
+        status=SessionStatus.SIGNED, signed_at=timezone.now(), signed_by=user
+    )
+    if not updated:
+        raise Conflict("Someone else changed this session; reload it.")
+    session.refresh_from_db()
+    return session
+
+
+def session_add_addendum(*, session: TreatmentSession, author, text: str) -> SessionAddendum:
+    text = (text or "").strip()
+    if not text:
+        raise RuleViolation("Write the correction or note.", field="text")
+    addendum = SessionAddendum(session=session, author=author, text=text)
+    addendum.full_clean()
+    addendum.save()
+    return addendum
+
+
+@transaction.atomic
+def session_mark_entered_in_error(*, session: TreatmentSession, user, reason: str) -> None:
+    """Mark a session logged in error: pending check-ins cancelled, stock returned."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation("Say why the session was entered in error.", field="reason")
+    changed = (
+        TreatmentSession.objects.filter(pk=session.pk)
+        .exclude(status=SessionStatus.ENTERED_IN_ERROR)
+        .update(
+            status=SessionStatus.ENTERED_IN_ERROR,
+            entered_in_error_reason=reason,
+            entered_in_error_at=timezone.now(),
+        )
+    )
+    if not changed:
+        raise RuleViolation("This session is already marked entered in error.")
+    checkins_cancel_for_session(session=session)
+    lot_return(lot=session.lot, units=session.units_used)
+    session.refresh_from_db()
