@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, resolve_url
 
@@ -36,6 +38,15 @@ class DemoLoopbackOnlyMiddleware:
         if settings.DEMO_MODE and not is_loopback(request.META.get("REMOTE_ADDR", "")):
             return HttpResponseForbidden("This is a demo; it serves this machine only.")
         return self.get_response(request)
+
+
+@receiver(user_logged_in, dispatch_uid="core.stamp_staff_login")
+def stamp_staff_login(sender: object, request: HttpRequest | None, **kwargs: object) -> None:
+    """Start both clocks at login, so the absolute limit counts from the login itself."""
+    if request is not None and hasattr(request, "session"):
+        now = time.time()
+        request.session[SESSION_LOGIN_AT] = now
+        request.session[SESSION_SEEN_AT] = now
 
 
 class StaffSessionTimeoutMiddleware:

@@ -8,5 +8,6 @@ app_name = "core"
 urlpatterns = [
     path("login/", views.StaffLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("two-factor/setup/", views.enrollment, name="enrollment"),
     path("healthz/", views.healthz, name="healthz"),
 ]

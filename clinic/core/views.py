@@ -1,20 +1,109 @@
-"""Staff login (password + TOTP) and the liveness probe."""
+"""Staff login (password + TOTP), enrolment of the authenticator app, and the liveness probe."""
 
 from __future__ import annotations
 
+from base64 import b32encode
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth.decorators import login_required
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django_otp.forms import OTPAuthenticationForm
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .access import is_verified
+from .forms import EnrollmentForm, StaffLoginForm
+from .otp import ENROLLMENT_DEVICE_NAME, has_confirmed_device, qr_svg
 
 
 class StaffLoginView(auth_views.LoginView):
     """One form: username, password and the six-digit code from the authenticator app."""
 
-    form_class = OTPAuthenticationForm
+    form_class = StaffLoginForm
     template_name = "core/login.html"
-    redirect_authenticated_user = True
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Only a fully verified user skips the form; a password-only session (mid-enrolment)
+        # may log in again.
+        if is_verified(request.user):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: StaffLoginForm) -> HttpResponse:
+        response = super().form_valid(form)
+        # request.user is now the form's user: OTPMiddleware's is_verified() is not on it yet.
+        if getattr(form.get_user(), "otp_device", None) is None:
+            return _to_enrollment(self.get_success_url())
+        return response
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _to_enrollment(next_url: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse('core:enrollment')}?{urlencode({'next': next_url})}")
+
+
+@sensitive_post_parameters("otp_token")
+@csrf_protect
+@never_cache
+@login_required
+def enrollment(request: HttpRequest) -> HttpResponse:
+    """First login: scan a QR code into an authenticator app and confirm it with a code.
+
+    Only a user without a confirmed device gets here; one who has a device cannot add another
+    with the password alone (that would make the second factor worthless).
+    """
+    next_url = _safe_next(request)
+    if is_verified(request.user):
+        return HttpResponseRedirect(next_url)
+    if has_confirmed_device(request.user):
+        return HttpResponseRedirect(f"{resolve_url(settings.LOGIN_URL)}?{request.GET.urlencode()}")
+    # The same pending secret across reloads, so a half-finished scan still works.
+    device, _created = TOTPDevice.objects.get_or_create(
+        user=request.user, confirmed=False, defaults={"name": ENROLLMENT_DEVICE_NAME}
+    )
+    form = EnrollmentForm(request.POST or None, device=device)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
+        otp_login(request, device)
+        return HttpResponseRedirect(next_url)
+    return render(
+        request,
+        "core/enrollment.html",
+        {
+            "form": form,
+            "qr_svg": qr_svg(device.config_url),
+            "secret": _group(_base32(device.bin_key)),
+            "next": next_url,
+        },
+    )
+
+
+def _base32(key: bytes) -> str:
+    return b32encode(key).decode().rstrip("=")
+
+
+def _group(secret: str) -> str:
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 @never_cache

@@ -1,0 +1,166 @@
+"""Who may open a staff page or call the API, and which rows they see.
+
+Every staff page and endpoint stands on this module, so none can forget a rule:
+
+- `staff_required` / `StaffRequiredMixin` for pages: logged in, second factor verified in this
+  session, an active membership (optionally one of `roles`). A user who has not enrolled an
+  authenticator app is sent to enrolment; one without a membership gets 403.
+- `ClinicScopedMixin` for class-based pages and `ClinicScopedViewSet` / `ClinicScopedAPIView`
+  for the API: `get_queryset()` applies `Model.objects.visible_to(user, roles)`, so another
+  clinic's row answers 404, never 200.
+- `IsVerifiedStaff`: the DRF permission behind the API bases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from rest_framework import generics, permissions, viewsets
+
+from .models import Membership
+from .otp import has_confirmed_device
+
+Roles = Iterable[str] | None
+
+
+def is_verified(user: Any) -> bool:
+    """Logged in with both factors in this session (django-otp's OTPMiddleware sets this)."""
+    return bool(user and user.is_authenticated and getattr(user, "is_verified", lambda: False)())
+
+
+def has_membership(user: Any, roles: Roles = None) -> bool:
+    return Membership.clinic_ids_for(user, roles).exists()
+
+
+def staff_denial(request: HttpRequest, roles: Roles = None) -> HttpResponse | None:
+    """The response that refuses `request`, or None when it may go on to the view."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not is_verified(user):
+        if has_confirmed_device(user):
+            # Enrolled in another session after this one logged in: log in again with a code.
+            return redirect_to_login(request.get_full_path())
+        query = urlencode({"next": request.get_full_path()})
+        return HttpResponseRedirect(f"{reverse('core:enrollment')}?{query}")
+    if not has_membership(user, roles):
+        raise PermissionDenied("Your account has no role at a clinic that allows this page.")
+    return None
+
+
+def staff_required(view: Callable[..., HttpResponse] | None = None, *, roles: Roles = None) -> Any:
+    """Decorate a page view: `@staff_required` or `@staff_required(roles={Role.SAFETY_LEAD})`."""
+    frozen = frozenset(roles) if roles is not None else None
+
+    def decorator(view_func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view_func)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            denial = staff_denial(request, frozen)
+            if denial is not None:
+                return denial
+            return view_func(request, *args, **kwargs)
+
+        wrapper.staff_roles = frozen  # type: ignore[attr-defined]  # for introspection
+        return wrapper
+
+    return decorator(view) if view is not None else decorator
+
+
+class StaffRequiredMixin:
+    """Class-based page views: the rules of `staff_required`; set `required_roles` to narrow."""
+
+    required_roles: ClassVar[frozenset[str] | None] = None
+
+    def get_required_roles(self) -> frozenset[str] | None:
+        return self.required_roles
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        denial = staff_denial(request, self.get_required_roles())
+        if denial is not None:
+            return denial
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+def scoped(queryset: QuerySet, user: Any, roles: Roles) -> QuerySet:
+    if not hasattr(queryset, "visible_to"):
+        raise ImproperlyConfigured(
+            f"{queryset.model.__name__}'s manager is not a ScopedQuerySet: it cannot be "
+            "scoped to the user's clinics."
+        )
+    model_roles = getattr(queryset.model, "read_roles", None)
+    if roles is not None and model_roles is not None:
+        # A view may narrow who reads a model, never widen it.
+        roles = frozenset(roles) & frozenset(model_roles)
+    return queryset.visible_to(user, roles)
+
+
+class ClinicScopedMixin(StaffRequiredMixin):
+    """Class-based pages over clinic rows (ListView, DetailView, UpdateView...).
+
+    The queryset is always `visible_to(user, required_roles)`: an object of another clinic is
+    a 404. Look objects up by their public UUID.
+    """
+
+    slug_field = "uuid"
+    slug_url_kwarg = "uuid"
+
+    def get_queryset(self) -> QuerySet:
+        return scoped(super().get_queryset(), self.request.user, self.get_required_roles())  # type: ignore[misc, attr-defined]
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+class IsVerifiedStaff(permissions.BasePermission):
+    """Both factors in this session and an active membership (of `view.required_roles`)."""
+
+    message = "Staff with a verified second factor and a clinic role only."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if not is_verified(user):
+            return False
+        roles_for = getattr(view, "get_required_roles", None)
+        roles = roles_for() if roles_for else getattr(view, "required_roles", None)
+        return has_membership(user, roles)
+
+
+class ClinicScopedAPIMixin:
+    """Scoping and permissions for every API view; subclasses set `queryset` and a serializer.
+
+    `required_roles` narrows who may call it; override `get_required_roles()` to vary by
+    action (e.g. front desk may list but not assess).
+    """
+
+    permission_classes: ClassVar[list[type[permissions.BasePermission]]] = [IsVerifiedStaff]
+    required_roles: ClassVar[frozenset[str] | None] = None
+    lookup_field = "uuid"
+
+    def get_required_roles(self) -> frozenset[str] | None:
+        return self.required_roles
+
+    def get_queryset(self) -> QuerySet:
+        return scoped(super().get_queryset(), self.request.user, self.get_required_roles())  # type: ignore[misc, attr-defined]
+
+
+class ClinicScopedViewSet(ClinicScopedAPIMixin, viewsets.GenericViewSet):
+    """Base of every viewset: add DRF's List/Retrieve/Create/Update mixins as needed.
+
+    No destroy: clinical rows are never hard-deleted.
+    """
+
+
+class ClinicScopedReadOnlyViewSet(ClinicScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """List and retrieve, scoped."""
+
+
+class ClinicScopedAPIView(ClinicScopedAPIMixin, generics.GenericAPIView):
+    """Base of a non-viewset API view (a workflow action with its own serializers)."""

@@ -1,0 +1,146 @@
+"""Staff login with two factors, and enrolment of the second factor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .otp import confirmed_totp_device
+
+# One message for a wrong password, a wrong code and a missing code: a different message for
+# "password right, code wrong" would tell an attacker the password is right.
+INVALID_LOGIN = _(
+    "That username, password and code do not match. Check the code in your authenticator "
+    "app and try again."
+)
+
+
+def _code_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Six-digit code from your authenticator app"),
+        required=False,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": "[0-9]{6}",
+            }
+        ),
+    )
+
+
+class AccessibleErrorsMixin:
+    """Mark invalid inputs with aria-invalid and point them at their error list."""
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        for name in self.errors:  # type: ignore[attr-defined]
+            if name in self.fields:  # type: ignore[attr-defined]
+                bound = self[name]  # type: ignore[index]
+                attrs = self.fields[name].widget.attrs  # type: ignore[attr-defined]
+                attrs["aria-invalid"] = "true"
+                attrs["aria-describedby"] = f"{bound.auto_id}_errors"
+
+
+class TwoFactorLoginMixin:
+    """Username and password (the first factor) plus the code of the user's TOTP device.
+
+    The device is the user's one confirmed TOTP device, so the form needs no device picker.
+    A user without a confirmed device passes with the password alone and is *not* verified:
+    every staff page then sends them to enrolment, and nothing else is reachable.
+
+    A wrong or missing code is reported to django-axes as a failed login (axes only hears of
+    failures through `authenticate()`, which the password alone passes), so guessing codes
+    locks the account + address like guessing passwords does.
+    """
+
+    # Admin login refuses users who have not enrolled; enrolment happens on the staff login.
+    device_required = False
+
+    request: Any
+    cleaned_data: dict[str, Any]
+    error_messages: dict[str, Any]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()  # type: ignore[misc]  # authenticate(): password + lockout
+        user = self.get_user()  # type: ignore[attr-defined]
+        device = confirmed_totp_device(user)
+        if device is None:
+            if self.device_required:
+                raise forms.ValidationError(
+                    _("Set up your authenticator app on the staff login page first."),
+                    code="no_device",
+                )
+            user.otp_device = None
+            return cleaned
+        if not self._verify(device, (cleaned.get("otp_token") or "").strip()):
+            self._report_failure()
+            raise forms.ValidationError(INVALID_LOGIN, code="invalid_login")
+        # django-otp's user_logged_in receiver stores this device in the session: verified.
+        user.otp_device = device
+        return cleaned
+
+    @staticmethod
+    def _verify(device: TOTPDevice, token: str) -> bool:
+        if not (len(token) == device.digits and token.isdigit()):
+            return False
+        allowed, _extra = device.verify_is_allowed()  # django-otp's own back-off
+        return bool(allowed) and device.verify_token(token)
+
+    def _report_failure(self) -> None:
+        username = self.cleaned_data.get("username")
+        user_login_failed.send(
+            sender=type(self),
+            credentials={"username": username},
+            request=self.request,
+        )
+        # The password was right; drop the user so nothing downstream logs them in.
+        self.user_cache = None
+
+
+class StaffLoginForm(AccessibleErrorsMixin, TwoFactorLoginMixin, AuthenticationForm):
+    otp_token = _code_field()
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": INVALID_LOGIN,
+    }
+
+
+class AdminLoginForm(TwoFactorLoginMixin, AdminAuthenticationForm):
+    """The admin's login: the same two factors, and the user must be `is_staff`."""
+
+    device_required = True
+    otp_token = _code_field()
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": INVALID_LOGIN,
+    }
+
+
+class EnrollmentForm(AccessibleErrorsMixin, forms.Form):
+    """Confirm a new authenticator app by typing the code it shows."""
+
+    otp_token = _code_field()
+
+    def __init__(self, *args: Any, device: TOTPDevice, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.device = device
+        self.fields["otp_token"].required = True
+
+    def clean_otp_token(self) -> str:
+        token = (self.cleaned_data.get("otp_token") or "").strip()
+        if not TwoFactorLoginMixin._verify(self.device, token):
+            raise forms.ValidationError(
+                _("That code does not match. Enter the code your app shows now."),
+                code="invalid_token",
+            )
+        return token
