@@ -1,0 +1,46 @@
+"""Wait for the demo's web server to answer, print where to go, then stay out of the way.
+
+Runs as one of the demo's supervised processes so the URL is printed after the start-up noise
+of the others, not lost above it. It must not exit on its own: honcho stops everything when
+any one process ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import urllib.request
+
+port = os.environ.get("DEMO_PORT", "8000")
+url = f"http://127.0.0.1:{port}/"
+health = f"{url}accounts/healthz/"
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+deadline = time.monotonic() + 120
+while True:
+    try:
+        with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310 (loopback)
+            if response.status == 200:
+                break
+    except OSError:
+        pass
+    if time.monotonic() > deadline:
+        print(f"The web server did not answer at {health} within 120 s; see its log above.")
+        break
+    time.sleep(0.5)
+
+# The worker and beat print their banners at about the same time; let them go first.
+time.sleep(4)
+print(
+    "\n"
+    f"  The clinic demo is running at {url}\n"
+    "  Demo logins and their authenticator (TOTP) secrets were printed by seed_demo above.\n"
+    f"  Emails the demo sends are files in {os.environ.get('DATA_DIR', 'var')}/outbox-mail/.\n"
+    "  Press Ctrl-C to stop the web server, the worker and beat together.\n",
+    flush=True,
+)
+while True:
+    time.sleep(3600)
