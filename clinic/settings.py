@@ -199,6 +199,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+# A page that says what happened and whom to ask, not a bare 403 text (HTTP 429).
+AXES_LOCKOUT_TEMPLATE = "core/lockout.html"
 
 # --- HTTPS and headers ---------------------------------------------------------------------
 # Secure cookies and HTTPS redirects are on everywhere except the loopback demo and tests.
