@@ -22,4 +22,16 @@ app.conf.beat_schedule = {
         # Tests shorten it to a second or two to watch a real beat and worker at work.
         "schedule": float(os.environ.get("HEARTBEAT_INTERVAL_SECONDS", "60")),
     },
+    # Turns due check-ins into outbox messages, reminds unanswered ones once after 24 h, and
+    # hands still-unanswered ones to the front desk as calls.
+    "checkins-sweep-every-minute": {
+        "task": "treatments.tasks.checkins_sweep",
+        "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60")),
+    },
+    # Delivers every message that is due: returns expired leases, applies the 48 h catch-up
+    # policy, claims due rows in batches and hands each batch to one delivery task.
+    "outbox-sweep-every-minute": {
+        "task": "patients.tasks.outbox_sweep",
+        "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60")),
+    },
 }

@@ -261,6 +261,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEMO_MODE or TESTING or DEBUG
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 
 # --- email and SMS -------------------------------------------------------------------------
 if "EMAIL_URL" in os.environ:
@@ -276,6 +278,8 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="patients.sms.ConsoleSMSBackend")
 SMS_PROVIDER_URL = env.str("SMS_PROVIDER_URL", default="")
 SMS_PROVIDER_TOKEN = env.str("SMS_PROVIDER_TOKEN", default="")
 SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="CLINIC")
+# Shared secret the email provider signs bounce webhooks with (patients/webhooks.py).
+EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Celery --------------------------------------------------------------------------------

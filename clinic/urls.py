@@ -9,6 +9,10 @@ from . import views
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False), name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("health/delivery/", views.delivery_health_view, name="delivery-health"),
     path("accounts/", include("clinic.core.urls")),
     path("admin/", admin.site.urls),
+    path("", include("clinic.urls_sessions")),
+    path("", include("treatments.urls")),
+    path("hooks/", include("patients.webhooks")),
 ]

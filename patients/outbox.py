@@ -260,7 +260,7 @@ def outbox_mark_missed(*, now: datetime | None = None) -> int:
                     dedupe_key=f"message:{message.pk}",
                     message=message,
                 )
-                transaction.on_commit(lambda m=message: renderer_for(m.kind).on_failed(m))
+                renderer_for(message.kind).on_failed(message)
     return missed
 
 
@@ -362,7 +362,7 @@ def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
             logger.warning("outbox message %s sent after its lease expired", message.pk)
             return "duplicate"
         message.state, message.sent_at = MessageState.SENT, now
-        transaction.on_commit(lambda: renderer.on_sent(message))
+        renderer.on_sent(message)  # same transaction as the sent state
     return MessageState.SENT
 
 
@@ -388,7 +388,7 @@ def _after_failure(message: OutboxMessage, token: uuid.UUID, error: str, *, tran
                 )
             if changed:
                 message.state = MessageState.FAILED
-                transaction.on_commit(lambda: renderer_for(message.kind).on_failed(message))
+                renderer_for(message.kind).on_failed(message)
             logger.warning("outbox message %s failed for good: %s", message.pk, error)
             return MessageState.FAILED if changed else "skipped"
         mine.update(
