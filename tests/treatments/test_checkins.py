@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
-from django.utils import timezone
 
 from clinic.core.models import CheckInPlanStep
 from patients import outbox
@@ -19,7 +18,7 @@ from patients.models import CallReason, CallTask, LinkPurpose, MessageKind, Mess
 from tests.factories import PatientFactory
 from tests.kit.world import default_plan, logged_session
 from treatments import checkins
-from treatments.models import CheckIn, CheckInState
+from treatments.models import CheckInState
 from treatments.services import session_mark_entered_in_error
 
 SEOUL = ZoneInfo("Asia/Seoul")
