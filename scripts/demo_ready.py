@@ -37,7 +37,8 @@ time.sleep(4)
 print(
     "\n"
     f"  The clinic demo is running at {url}\n"
-    "  Demo logins and their authenticator (TOTP) secrets were printed by seed_demo above.\n"
+    "  Demo logins and their authenticator (TOTP) secrets: printed by seed_demo during set-up;\n"
+    "  the current code of one: DEMO_MODE=true uv run python manage.py demo_totp USERNAME\n"
     f"  Emails the demo sends are files in {os.environ.get('DATA_DIR', 'var')}/outbox-mail/.\n"
     "  Press Ctrl-C to stop the web server, the worker and beat together.\n",
     flush=True,
