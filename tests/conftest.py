@@ -179,7 +179,8 @@ def _chromium() -> Iterator[Any]:
 def page(_chromium: Any, live_server: Any) -> Iterator[Any]:
     """A fresh browser page; `page.base_url` is the live server's address.
 
-    Console errors (a CSP violation included) are collected in `page.console_errors`.
+    Console errors (a CSP violation included) and HTTP errors of any resource are collected in
+    `page.console_errors`.
     """
     context = _chromium.new_context(viewport={"width": 1280, "height": 900})
     browser_page = context.new_page()
@@ -188,6 +189,11 @@ def page(_chromium: Any, live_server: Any) -> Iterator[Any]:
     browser_page.on(
         "console",
         lambda msg: msg.type == "error" and browser_page.console_errors.append(msg.text),
+    )
+    browser_page.on(
+        "response",
+        lambda r: r.status >= 400
+        and browser_page.console_errors.append(f"HTTP {r.status} for {r.url}"),
     )
     yield browser_page
     context.close()

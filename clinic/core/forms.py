@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext_lazy as _
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .otp import confirmed_totp_device
@@ -80,7 +82,18 @@ class TwoFactorLoginMixin:
                 )
             user.otp_device = None
             return cleaned
-        if not self._verify(device, (cleaned.get("otp_token") or "").strip()):
+        token = (cleaned.get("otp_token") or "").strip()
+        allowed, _extra = device.verify_is_allowed()
+        if not allowed and token_matches(device, token):
+            # django-otp's back-off after wrong codes (1, 2, 4, 8... s) refuses even the right
+            # code. Only someone holding the password *and* the phone sees this message, so
+            # it tells an attacker nothing, and a user who mistyped is not locked out.
+            self.user_cache = None
+            raise forms.ValidationError(
+                _("Too many wrong codes just now. Wait for the next code and try again."),
+                code="throttled",
+            )
+        if not (allowed and self._verify(device, token)):
             self._report_failure()
             raise forms.ValidationError(INVALID_LOGIN, code="invalid_login")
         # django-otp's user_logged_in receiver stores this device in the session: verified.
@@ -103,6 +116,15 @@ class TwoFactorLoginMixin:
         )
         # The password was right; drop the user so nothing downstream logs them in.
         self.user_cache = None
+
+
+def token_matches(device: TOTPDevice, token: str) -> bool:
+    """Whether `token` is valid now, without recording a use or a failure on the device."""
+    if not (len(token) == device.digits and token.isdigit()):
+        return False
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return bool(totp.verify(int(token), device.tolerance, device.last_t + 1))
 
 
 class StaffLoginForm(AccessibleErrorsMixin, TwoFactorLoginMixin, AuthenticationForm):
