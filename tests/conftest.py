@@ -192,8 +192,9 @@ def page(_chromium: Any, live_server: Any) -> Iterator[Any]:
     )
     browser_page.on(
         "response",
-        lambda r: r.status >= 400
-        and browser_page.console_errors.append(f"HTTP {r.status} for {r.url}"),
+        lambda r: (
+            r.status >= 400 and browser_page.console_errors.append(f"HTTP {r.status} for {r.url}")
+        ),
     )
     yield browser_page
     context.close()
