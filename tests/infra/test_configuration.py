@@ -141,6 +141,31 @@ def test_the_loopback_check_knows_loopback_from_the_rest():
         assert not conf.is_loopback_bind(address), address
 
 
+def env_example(tmp_path: Path) -> dict[str, str]:
+    """The variables .env.example sets, as an operator who copied it would have them."""
+    values = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    # Only the folders move to this test's temporary place.
+    values.update(DATA_DIR=str(tmp_path / "data"), PRIVATE_MEDIA_ROOT=str(tmp_path / "private"))
+    return values
+
+
+def test_the_example_env_file_refuses_to_start_until_a_secret_is_set(tmp_path):
+    result = manage("check", env=child_env(**env_example(tmp_path)))
+    assert_refused(result, "SECRET_KEY", "required")
+
+
+def test_the_example_env_file_with_a_secret_passes_the_deploy_check(tmp_path):
+    values = env_example(tmp_path)
+    values["SECRET_KEY"] = secrets.token_urlsafe(50)
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=child_env(**values))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
 # --- .env.example documents every variable -----------------------------------------------------
 _ENV_READS = re.compile(
     r"""env(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]+)["']"""
