@@ -14,5 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("clinic.urls_sessions")),
     path("", include("treatments.urls")),
+    path("patients/", include("patients.urls")),
     path("hooks/", include("patients.webhooks")),
 ]

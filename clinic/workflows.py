@@ -228,3 +228,52 @@ def session_log(
     )
     treatment_services.lot_alert_if_low(lot=lot)
     return session
+
+
+# --- booking with the safety hold (front desk pages and the API) ----------------------------
+
+
+def safety_hold_needed(patient: Patient) -> bool:
+    """An unresolved reaction or an unacknowledged red-flag alarm: a practitioner must clear
+    the patient's next session. The front desk learns only that, never the reaction."""
+    return (
+        unresolved_reactions(patient).exists()
+        or Alarm.objects.filter(patient=patient, acknowledged_at__isnull=True).exists()
+    )
+
+
+def series_book_with_safety_hold(
+    *, patient: Patient, practitioner, template, starts: list[datetime]
+):
+    """Book a whole series (all or nothing); its first session is put on safety hold when
+    the patient has an unresolved reaction or red flag."""
+    from treatments import booking
+
+    return booking.series_book(
+        patient=patient,
+        practitioner=practitioner,
+        template=template,
+        starts=starts,
+        safety_hold=safety_hold_needed(patient),
+    )
+
+
+@transaction.atomic
+def appointment_confirm_with_safety_hold(*, appointment: Appointment) -> Appointment:
+    """Mark the patient arrived; a reaction reported since booking puts the session on hold
+    (again) so a practitioner must clear it before treatment."""
+    from treatments import booking
+
+    appointment = booking.appointment_mark_arrived(appointment=appointment)
+    if safety_hold_needed(appointment.patient) and not appointment.hold_open:
+        cleared_before = appointment.hold_cleared_at
+        if cleared_before is None or _raised_since(appointment.patient, cleared_before):
+            appointment = booking.appointment_flag_hold(appointment=appointment)
+    return appointment
+
+
+def _raised_since(patient: Patient, moment: datetime) -> bool:
+    return (
+        ReactionReport.objects.filter(patient=patient, created_at__gt=moment).exists()
+        or Alarm.objects.filter(patient=patient, raised_at__gt=moment).exists()
+    )

@@ -65,3 +65,50 @@ PREFIX_SAMPLES: dict[str, list[str]] = {
         "admin:otp_totp_totpdevice_changelist",
     ],
 }
+
+
+# --- front desk: patients, booking, calendar (issue 5) -------------------------------------
+
+
+@url_kwargs("patients:detail")
+def _patient_detail(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": _sample_patient(world).uuid}
+
+
+@url_kwargs("patients:call_done")
+def _call_task(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import CallTaskFactory
+
+    return {"uuid": CallTaskFactory(clinic=world.clinic_a).uuid}
+
+
+@url_kwargs("treatments:book")
+@url_kwargs("treatments:patient_appointments")
+def _booking_patient(world: MatrixWorld) -> dict[str, Any]:
+    return {"patient": _sample_patient(world).uuid}
+
+
+@url_kwargs("treatments:template_edit")
+def _series_template(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import SeriesTemplateFactory
+
+    return {"uuid": SeriesTemplateFactory(clinic=world.clinic_a).uuid}
+
+
+@url_kwargs("treatments:appointment")
+@url_kwargs("treatments:appointment_reschedule")
+@url_kwargs("treatments:appointment_status")
+@url_kwargs("treatments:appointment_clear_hold")
+def _booking_appointment(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import AppointmentFactory
+
+    patient = _sample_patient(world)
+    return {"uuid": AppointmentFactory(patient=patient, practitioner=world.practitioner_a).uuid}
+
+
+@url_kwargs("treatments:series_ics")
+def _booking_series(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import TreatmentSeriesFactory
+
+    return {"uuid": TreatmentSeriesFactory(clinic=world.clinic_a).uuid}
+

@@ -1,0 +1,108 @@
+"""Front-desk forms: register a patient, search, close a call. Thin: services do the work."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+
+from clinic.core.exceptions import ClinicError
+from clinic.core.forms import AccessibleErrorsMixin
+from clinic.core.models import Clinic
+
+from .models import Channel, Fitzpatrick, Language
+
+
+def attach_error(form: forms.Form, exc: ClinicError) -> None:
+    """Show a service's refusal next to its field (or above the form), accessibly."""
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.message)
+    if field:
+        attrs = form.fields[field].widget.attrs
+        attrs["aria-invalid"] = "true"
+        attrs["aria-describedby"] = f"{form[field].auto_id}_errors"
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict | None = None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class PatientRegistrationForm(AccessibleErrorsMixin, forms.Form):
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+    first_name = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    last_name = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    date_of_birth = forms.DateField(widget=DateInput())
+    email = forms.EmailField(required=False)
+    phone = forms.CharField(
+        label="Mobile phone",
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel"}),
+        help_text="International format, e.g. +82 10 1234 5678.",
+    )
+    preferred_channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.EMAIL)
+    consent_to_contact = forms.BooleanField(
+        label="The patient agrees to receive check-ins and reminders",
+        required=False,
+    )
+    language = forms.ChoiceField(choices=Language.choices, initial=Language.EN)
+    fitzpatrick_type = forms.TypedChoiceField(
+        label="Fitzpatrick skin type (optional)",
+        choices=[("", "Not recorded"), *Fitzpatrick.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    create_anyway = forms.BooleanField(required=False, widget=forms.HiddenInput())
+
+    def __init__(self, *args: Any, clinics: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+        if clinics.count() == 1:
+            self.fields["clinic"].initial = clinics.first()
+            self.fields["clinic"].widget = forms.HiddenInput()
+
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        if born > date.today():
+            raise forms.ValidationError("Date of birth cannot be in the future.")
+        if born.year < 1900:
+            raise forms.ValidationError("Check the year of birth.")
+        return born
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        channel = data.get("preferred_channel")
+        if channel == Channel.EMAIL and not data.get("email") and "email" not in self.errors:
+            self.add_error("email", "Email is the preferred channel: give an email address.")
+        if channel == Channel.SMS and not data.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", "SMS is the preferred channel: give a mobile number.")
+        return data
+
+
+class PatientSearchForm(AccessibleErrorsMixin, forms.Form):
+    name = forms.CharField(label="Name", max_length=100, required=False)
+    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=DateInput())
+    phone = forms.CharField(label="Phone", max_length=32, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not any(data.get(k) for k in ("name", "date_of_birth", "phone")):
+            raise forms.ValidationError("Give a name, a date of birth or a phone number.")
+        return data
+
+
+class CallDoneForm(AccessibleErrorsMixin, forms.Form):
+    outcome = forms.CharField(
+        label="Outcome of the call",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -1,0 +1,84 @@
+"""Front-desk pages: register (with the duplicate check), search, a patient's page, calls."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from clinic.core.access import staff_required
+from clinic.core.exceptions import ClinicError
+from clinic.core.models import Clinic
+
+from . import selectors, services
+from .forms import CallDoneForm, PatientRegistrationForm, PatientSearchForm, attach_error
+from .models import CallTask, Patient
+
+
+@staff_required
+def register(request: HttpRequest) -> HttpResponse:
+    clinics = Clinic.objects.visible_to(request.user)
+    form = PatientRegistrationForm(request.POST or None, clinics=clinics)
+    matches: list[Patient] = []
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            patient = services.patient_register(**data)
+        except services.DuplicateSuspected as exc:
+            matches = exc.matches
+        except ClinicError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, f"{patient} is registered.")
+            return redirect("patients:detail", uuid=patient.uuid)
+    return render(request, "patients/register.html", {"form": form, "matches": matches})
+
+
+@staff_required
+def search(request: HttpRequest) -> HttpResponse:
+    # Search terms travel in the POST body only: patient data never goes in a URL.
+    form = PatientSearchForm(request.POST or None)
+    results = None
+    if request.method == "POST" and form.is_valid():
+        results = list(selectors.patient_search(user=request.user, **form.cleaned_data))
+    return render(request, "patients/search.html", {"form": form, "results": results})
+
+
+@staff_required
+def detail(request: HttpRequest, uuid: str) -> HttpResponse:
+    patient = get_object_or_404(
+        Patient.objects.visible_to(request.user).select_related("clinic"), uuid=uuid
+    )
+    services.patient_access_log(patient=patient, user=request.user, action="view")
+    return render(request, "patients/detail.html", {"patient": patient})
+
+
+def _calls_page(request: HttpRequest, *, failed: CallTask | None = None, form=None) -> HttpResponse:
+    tasks = list(selectors.call_tasks_open(user=request.user))
+    rows = [
+        (t, form if failed and t.pk == failed.pk else CallDoneForm(prefix=str(t.uuid)))
+        for t in tasks
+    ]
+    return render(request, "patients/calls.html", {"rows": rows}, status=400 if failed else 200)
+
+
+@staff_required
+def calls(request: HttpRequest) -> HttpResponse:
+    return _calls_page(request)
+
+
+@require_POST
+@staff_required
+def call_done(request: HttpRequest, uuid: str) -> HttpResponse:
+    task = get_object_or_404(CallTask.objects.visible_to(request.user), uuid=uuid)
+    form = CallDoneForm(request.POST, prefix=str(task.uuid))
+    if form.is_valid():
+        try:
+            services.call_task_done(task=task, user=request.user, **form.cleaned_data)
+        except ClinicError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, f"Call to {task.patient} marked done.")
+            return redirect("patients:calls")
+    return _calls_page(request, failed=task, form=form)

@@ -1,0 +1,720 @@
+"""Booking: proposing a series' dates, checking slots, booking all or nothing, rescheduling,
+cancelling, arrival and no-show, and the reminders that follow an appointment around.
+
+Times are stored in UTC and reasoned about in the clinic's own time zone: a series at 10:00
+in New York stays at 10:00 local across a daylight-saving change, so its UTC instant moves.
+
+No practitioner holds two overlapping live appointments. On PostgreSQL the exclusion
+constraint `appointment_no_practitioner_overlap` (migration 0002) is the guarantee and its
+IntegrityError becomes a `Conflict`; on SQLite the check below runs inside the booking
+transaction, which settings open with BEGIN IMMEDIATE, so check and insert are serialised.
+We check on both so the refusal can name the clash and the nearest free slot.
+
+The safety hold (unresolved reactions, red-flag alarms) needs facts from adverse_events, a
+floor above, so it lives in `clinic.workflows`; this module only stores the flag it is given.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
+from clinic.core.models import Clinic, ClinicClosure, Membership, Role
+from patients import outbox
+from patients.models import MessageKind, MessageState, OutboxMessage, Patient
+
+from .models import (
+    LIVE_APPOINTMENT_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    SeriesStatus,
+    SeriesTemplate,
+    TreatmentSeries,
+)
+
+OVERLAP_CONSTRAINT = "appointment_no_practitioner_overlap"
+SLOT_STEP = timedelta(minutes=15)
+# How far either side of a clash we look for the nearest free slot.
+SEARCH_WINDOW = timedelta(days=14)
+REMINDER_LEAD = timedelta(hours=24)
+MAINTENANCE_HOUR = time(10, 0)
+BOOKING_ROLES = (Role.PRACTITIONER,)
+CLEARING_ROLES = (Role.PRACTITIONER, Role.SAFETY_LEAD)
+
+
+# --- clinic-local time ------------------------------------------------------------------------
+
+
+def clinic_zone(clinic: Clinic) -> ZoneInfo:
+    return ZoneInfo(clinic.time_zone)
+
+
+def to_local(clinic: Clinic, moment: datetime) -> datetime:
+    return moment.astimezone(clinic_zone(clinic))
+
+
+def at_local(clinic: Clinic, day: date, at: time) -> datetime:
+    """The instant a wall clock at the clinic shows `at` on `day`.
+
+    Raises RuleViolation for a time skipped by a spring-forward change (02:30 on the March
+    Sunday in New York does not exist).
+    """
+    zone = clinic_zone(clinic)
+    aware = datetime.combine(day, at, tzinfo=zone)
+    round_trip = aware.astimezone(UTC).astimezone(zone)
+    if round_trip.replace(tzinfo=None) != aware.replace(tzinfo=None):
+        raise RuleViolation(f"{at:%H:%M} does not exist on {day:%d %b %Y} (clocks go forward).")
+    return aware
+
+
+def add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def opening_span(clinic: Clinic, day: date) -> tuple[time, time] | None:
+    """Opening and closing time on `day` (local), or None when the clinic is shut that day."""
+    span = (clinic.opening_hours or {}).get(str(day.isoweekday()))
+    if not span:
+        return None
+    return _hhmm(span[0]), _hhmm(span[1])
+
+
+# --- checking slots ---------------------------------------------------------------------------
+
+
+@dataclass
+class Slot:
+    """One proposed or requested session time and what stands in its way."""
+
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    problem: str = ""
+    nearest: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+class Diary:
+    """A practitioner's busy times and the clinic's closures around some dates, loaded once."""
+
+    def __init__(
+        self,
+        *,
+        clinic: Clinic,
+        practitioner,
+        around: Sequence[datetime],
+        exclude_ids: Iterable[int] = (),
+    ):
+        self.clinic = clinic
+        self.zone = clinic_zone(clinic)
+        self.practitioner = practitioner
+        start = min(around) - SEARCH_WINDOW - timedelta(days=1)
+        end = max(around) + SEARCH_WINDOW + timedelta(days=1)
+        self.busy: list[tuple[datetime, datetime]] = list(
+            Appointment.objects.filter(
+                practitioner=practitioner,
+                status__in=LIVE_APPOINTMENT_STATUSES,
+                starts_at__lt=end,
+                ends_at__gt=start,
+            )
+            .exclude(pk__in=list(exclude_ids))
+            .values_list("starts_at", "ends_at")
+        )
+        self.closures = list(
+            ClinicClosure.objects.filter(
+                clinic=clinic, starts_on__lte=end.date(), ends_on__gte=start.date()
+            )
+        )
+        self.now = timezone.now()
+
+    def problem(
+        self, starts_at: datetime, ends_at: datetime, also_busy: Iterable[tuple] = ()
+    ) -> str:
+        """Why this time cannot be booked, in words for the front desk; "" when it can."""
+        if starts_at <= self.now:
+            return "This time has already passed."
+        local_start, local_end = starts_at.astimezone(self.zone), ends_at.astimezone(self.zone)
+        day = local_start.date()
+        for closure in self.closures:
+            if closure.starts_on <= day <= closure.ends_on:
+                why = f" ({closure.reason})" if closure.reason else ""
+                return f"The clinic is closed on {day:%a %d %b %Y}{why}."
+        span = opening_span(self.clinic, day)
+        if span is None:
+            return f"The clinic is closed on {day:%A}s."
+        opens, closes = span
+        if local_end.date() != day or local_start.time() < opens or (local_end.time() > closes):
+            return f"Outside opening hours ({opens:%H:%M}-{closes:%H:%M} on {day:%A}s)."
+        for busy_start, busy_end in [*self.busy, *also_busy]:
+            if busy_start < ends_at and starts_at < busy_end:
+                who = self.practitioner.get_full_name() or self.practitioner.get_username()
+                return (
+                    f"{who} already has an appointment "
+                    f"{busy_start.astimezone(self.zone):%H:%M}-"
+                    f"{busy_end.astimezone(self.zone):%H:%M} that day."
+                )
+        return ""
+
+    def nearest_free(
+        self, starts_at: datetime, length: timedelta, also_busy: Iterable[tuple] = ()
+    ) -> datetime | None:
+        """The free start closest to `starts_at` (later wins a tie), on the 15-minute grid."""
+        also_busy = list(also_busy)
+        steps = int(SEARCH_WINDOW / SLOT_STEP)
+        for k in range(1, steps + 1):
+            for sign in (1, -1):
+                candidate = starts_at + sign * k * SLOT_STEP
+                if not self.problem(candidate, candidate + length, also_busy):
+                    return candidate
+        return None
+
+
+def _interval_warnings(
+    previous: datetime | None,
+    current: datetime,
+    following: datetime | None,
+    *,
+    min_weeks: int,
+    max_weeks: int | None,
+    labels: tuple[str, str, str],
+) -> list[str]:
+    warnings = []
+    prev_label, label, next_label = labels
+    for earlier, later, first, second in (
+        (previous, current, prev_label, label),
+        (current, following, label, next_label),
+    ):
+        if earlier is None or later is None:
+            continue
+        days = (later.date() - earlier.date()).days
+        if days < min_weeks * 7:
+            warnings.append(
+                f"{second} comes only {_weeks_days(days)} after {first}; "
+                f"the series asks for at least {min_weeks} weeks."
+            )
+        elif max_weeks is not None and days > max_weeks * 7:
+            warnings.append(
+                f"{second} comes {_weeks_days(days)} after {first}; "
+                f"the series allows at most {max_weeks} weeks."
+            )
+    return warnings
+
+
+def _weeks_days(days: int) -> str:
+    weeks, rest = divmod(days, 7)
+    parts = [f"{weeks} week{'s' if weeks != 1 else ''}"] if weeks else []
+    if rest or not parts:
+        parts.append(f"{rest} day{'s' if rest != 1 else ''}")
+    return " ".join(parts)
+
+
+def slots_check(
+    *,
+    clinic: Clinic,
+    practitioner,
+    template: SeriesTemplate,
+    starts: Sequence[datetime],
+    exclude_ids: Iterable[int] = (),
+) -> list[Slot]:
+    """Check requested session times: order, hours, closures, the practitioner's diary and
+    the series' own other sessions; suggest the nearest free slot for each clash."""
+    length = timedelta(minutes=template.session_minutes)
+    diary = Diary(clinic=clinic, practitioner=practitioner, around=starts, exclude_ids=exclude_ids)
+    slots: list[Slot] = []
+    for index, start in enumerate(starts):
+        slot = Slot(sequence=index + 1, starts_at=start, ends_at=start + length)
+        others = [(s, s + length) for i, s in enumerate(starts) if i != index]
+        if index and start <= starts[index - 1]:
+            slot.problem = f"Session {index + 1} must come after session {index}."
+        else:
+            slot.problem = diary.problem(slot.starts_at, slot.ends_at, others)
+        if slot.problem:
+            slot.nearest = diary.nearest_free(start, length, others)
+        local = [to_local(clinic, s) for s in starts]
+        slot.warnings = _interval_warnings(
+            local[index - 1] if index else None,
+            local[index],
+            None,
+            min_weeks=template.min_interval_weeks,
+            max_weeks=template.max_interval_weeks,
+            labels=(f"session {index}", f"Session {index + 1}", ""),
+        )
+        slots.append(slot)
+    return slots
+
+
+def series_propose(
+    *, clinic: Clinic, practitioner, template: SeriesTemplate, first_start: datetime
+) -> list[Slot]:
+    """Every session of `template` at its interval from `first_start`, at the same local hour
+    (so a series crossing a daylight-saving change keeps its time), each checked."""
+    local = to_local(clinic, first_start)
+    starts = []
+    for n in range(template.sessions_planned):
+        day = local.date() + timedelta(weeks=template.interval_weeks * n)
+        try:
+            starts.append(at_local(clinic, day, local.time()))
+        except RuleViolation:  # a skipped hour: take the same wall time an hour later
+            starts.append(at_local(clinic, day, (local + timedelta(hours=1)).time()))
+    return slots_check(clinic=clinic, practitioner=practitioner, template=template, starts=starts)
+
+
+# --- booking ----------------------------------------------------------------------------------
+
+
+class SlotConflict(Conflict):
+    """One or more requested times cannot be booked; `slots` says which and offers others."""
+
+    def __init__(self, message: str, *, slots: list[Slot], field: str | None = None):
+        super().__init__(message, field=field, code="slot_conflict")
+        self.slots = slots
+
+
+def practitioners_of(clinic: Clinic):
+    """Staff who can be booked at `clinic`: active members with the practitioner role."""
+    from clinic.core.models import User
+
+    return (
+        User.objects.filter(
+            memberships__clinic=clinic,
+            memberships__active=True,
+            memberships__role__in=BOOKING_ROLES,
+            is_active=True,
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+def _refuse_overlap(exc: IntegrityError) -> Conflict:
+    if OVERLAP_CONSTRAINT in str(exc):
+        return Conflict(
+            "Someone else booked this practitioner at that time a moment ago. "
+            "Nothing was booked; check the calendar and choose another time.",
+            code="double_booking",
+        )
+    raise exc
+
+
+@transaction.atomic
+def series_book(
+    *,
+    patient: Patient,
+    practitioner,
+    template: SeriesTemplate,
+    starts: Sequence[datetime],
+    safety_hold: bool = False,
+) -> TreatmentSeries:
+    """Book every session of a series at once, or nothing.
+
+    `safety_hold` flags the first session for a practitioner's clearance; use
+    `clinic.workflows.series_book_with_safety_hold`, which decides it, rather than this.
+    """
+    clinic = patient.clinic
+    if template.clinic_id != clinic.pk or not template.active:
+        raise RuleViolation(
+            "Choose one of this clinic's active series templates.", field="template"
+        )
+    if not practitioners_of(clinic).filter(pk=practitioner.pk).exists():
+        raise NotAllowed("Choose a practitioner of this clinic.", field="practitioner")
+    if patient.entered_in_error:
+        raise RuleViolation("This patient record was entered in error.", field="patient")
+    if len(starts) != template.sessions_planned:
+        raise RuleViolation(
+            f"{template.name} has {template.sessions_planned} sessions; "
+            f"{len(starts)} times were given."
+        )
+    slots = slots_check(clinic=clinic, practitioner=practitioner, template=template, starts=starts)
+    clashes = [s for s in slots if not s.ok]
+    if clashes:
+        raise SlotConflict(
+            "Nothing was booked: "
+            + " ".join(f"Session {s.sequence}: {s.problem}" for s in clashes),
+            slots=slots,
+            field=f"start_{clashes[0].sequence}",
+        )
+    series = TreatmentSeries(
+        clinic=clinic,
+        patient=patient,
+        template=template,
+        indication=template.indication,
+        sessions_planned=template.sessions_planned,
+        interval_weeks=template.interval_weeks,
+        maintenance_interval_months=template.maintenance_interval_months,
+    )
+    series.full_clean()
+    series.save()
+    appointments = []
+    try:
+        with transaction.atomic():
+            for slot in slots:
+                appointment = Appointment(
+                    clinic=clinic,
+                    patient=patient,
+                    practitioner=practitioner,
+                    series=series,
+                    sequence=slot.sequence,
+                    starts_at=slot.starts_at,
+                    ends_at=slot.ends_at,
+                    safety_hold=safety_hold and slot.sequence == 1,
+                )
+                appointment.full_clean()
+                appointment.save()
+                appointments.append(appointment)
+    except IntegrityError as exc:
+        raise _refuse_overlap(exc) from exc
+    for appointment in appointments:
+        appointment_reminder_sync(appointment=appointment)
+    series_maintenance_sync(series=series)
+    return series
+
+
+def _series_neighbours(appointment: Appointment) -> tuple[Appointment | None, Appointment | None]:
+    if appointment.series_id is None:
+        return None, None
+    siblings = (
+        Appointment.objects.filter(
+            series_id=appointment.series_id, status__in=LIVE_APPOINTMENT_STATUSES
+        )
+        .exclude(pk=appointment.pk)
+        .order_by("sequence")
+    )
+    before = [a for a in siblings if a.sequence < appointment.sequence]
+    after = [a for a in siblings if a.sequence > appointment.sequence]
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
+@transaction.atomic
+def appointment_reschedule(
+    *, appointment: Appointment, starts_at: datetime
+) -> tuple[Appointment, list[str]]:
+    """Move a booked appointment, keeping its length and its place in the series.
+
+    Returns the appointment and warnings (an interval under the series' minimum). The
+    pending reminder moves with it; moving a series' last session moves its maintenance.
+    """
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("clinic", "practitioner", "series__template")
+        .get(pk=appointment.pk)
+    )
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise RuleViolation(
+            f"Only a booked appointment can be moved; this one is "
+            f"{appointment.get_status_display().lower()}."
+        )
+    clinic = appointment.clinic
+    length = appointment.ends_at - appointment.starts_at
+    ends_at = starts_at + length
+    previous, following = _series_neighbours(appointment)
+    if previous and starts_at <= previous.starts_at:
+        raise RuleViolation(
+            f"Keep the series in order: session {appointment.sequence} must come after "
+            f"session {previous.sequence} "
+            f"({to_local(clinic, previous.starts_at):%a %d %b %Y %H:%M}).",
+            field="starts_at",
+        )
+    if following and starts_at >= following.starts_at:
+        raise RuleViolation(
+            f"Keep the series in order: session {appointment.sequence} must come before "
+            f"session {following.sequence} "
+            f"({to_local(clinic, following.starts_at):%a %d %b %Y %H:%M}).",
+            field="starts_at",
+        )
+    diary = Diary(
+        clinic=clinic,
+        practitioner=appointment.practitioner,
+        around=[starts_at],
+        exclude_ids=[appointment.pk],
+    )
+    problem = diary.problem(starts_at, ends_at)
+    if problem:
+        nearest = diary.nearest_free(starts_at, length)
+        slot = Slot(appointment.sequence or 1, starts_at, ends_at, problem, nearest)
+        raise SlotConflict(problem, slots=[slot], field="starts_at")
+    series = appointment.series
+    min_weeks = series.template.min_interval_weeks if series and series.template else 4
+    warnings = _interval_warnings(
+        to_local(clinic, previous.starts_at) if previous else None,
+        to_local(clinic, starts_at),
+        to_local(clinic, following.starts_at) if following else None,
+        min_weeks=min_weeks,
+        max_weeks=None,
+        labels=(
+            f"session {previous.sequence}" if previous else "",
+            f"Session {appointment.sequence}",
+            f"session {following.sequence}" if following else "",
+        ),
+    )
+    # The second pair reads "session 3 comes ... after Session 2"; keep it tidy.
+    warnings = [w[0].upper() + w[1:] for w in warnings]
+    appointment.starts_at, appointment.ends_at = starts_at, ends_at
+    appointment.full_clean()
+    try:
+        with transaction.atomic():
+            appointment.save(update_fields=["starts_at", "ends_at", "updated_at"])
+    except IntegrityError as exc:
+        raise _refuse_overlap(exc) from exc
+    appointment_reminder_sync(appointment=appointment)
+    if series is not None:
+        series_maintenance_sync(series=series)
+    return appointment, warnings
+
+
+def _set_status(appointment: Appointment, new: str, allowed_from: Sequence[str]) -> Appointment:
+    changed = Appointment.objects.filter(pk=appointment.pk, status__in=allowed_from).update(
+        status=new, updated_at=timezone.now()
+    )
+    appointment.refresh_from_db()
+    if not changed:
+        raise RuleViolation(
+            f"This appointment is {appointment.get_status_display().lower()}; "
+            f"it cannot be marked {AppointmentStatus(new).label.lower()}."
+        )
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(*, appointment: Appointment) -> Appointment:
+    """Cancel a booked appointment: the slot is freed and its pending reminder cancelled."""
+    appointment = _set_status(appointment, AppointmentStatus.CANCELLED, [AppointmentStatus.BOOKED])
+    appointment_reminder_sync(appointment=appointment)
+    if appointment.series_id:
+        series_maintenance_sync(series=appointment.series)
+    return appointment
+
+
+@transaction.atomic
+def appointment_mark_arrived(*, appointment: Appointment) -> Appointment:
+    """The patient is here. (Use `clinic.workflows.appointment_confirm_with_safety_hold`,
+    which also re-checks the safety hold.)"""
+    appointment = _set_status(appointment, AppointmentStatus.ARRIVED, [AppointmentStatus.BOOKED])
+    appointment_reminder_sync(appointment=appointment)
+    return appointment
+
+
+@transaction.atomic
+def appointment_mark_no_show(*, appointment: Appointment) -> Appointment:
+    """The patient did not come: the slot no longer counts against the practitioner."""
+    appointment = _set_status(
+        appointment,
+        AppointmentStatus.NO_SHOW,
+        [AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED],
+    )
+    appointment_reminder_sync(appointment=appointment)
+    return appointment
+
+
+def appointment_flag_hold(*, appointment: Appointment) -> Appointment:
+    """Put an appointment on safety hold (again) until a practitioner clears it."""
+    Appointment.objects.filter(pk=appointment.pk).update(
+        safety_hold=True,
+        hold_cleared_by=None,
+        hold_cleared_at=None,
+        hold_clearance_reason="",
+        updated_at=timezone.now(),
+    )
+    appointment.refresh_from_db()
+    return appointment
+
+
+def appointment_clear_hold(*, appointment: Appointment, user, reason: str) -> Appointment:
+    """A practitioner clears a safety hold, saying why treatment may go ahead."""
+    reason = (reason or "").strip()
+    if (
+        not Membership.objects.active()
+        .filter(user=user, clinic_id=appointment.clinic_id, role__in=CLEARING_ROLES)
+        .exists()
+    ):
+        raise NotAllowed("Only a practitioner of this clinic can clear a safety hold.")
+    if not reason:
+        raise RuleViolation("Say why treatment may go ahead.", field="reason")
+    changed = Appointment.objects.filter(
+        pk=appointment.pk, safety_hold=True, hold_cleared_at__isnull=True
+    ).update(
+        hold_cleared_by=user,
+        hold_cleared_at=timezone.now(),
+        hold_clearance_reason=reason,
+        updated_at=timezone.now(),
+    )
+    appointment.refresh_from_db()
+    if not changed:
+        raise RuleViolation("This appointment has no open safety hold.")
+    return appointment
+
+
+# --- reminders (outbox rows due at a time, never Celery countdowns) --------------------------
+
+
+def _move_or_cancel(key_prefix: str, *, due_at: datetime | None, body: str) -> bool:
+    """Move the pending rows under `key_prefix` to `due_at`, or cancel them when None.
+
+    Returns True when a pending row now carries `due_at`. The conditional UPDATE leaves a row
+    the sweeper claimed a moment ago alone (it is being sent for the old time).
+    """
+    pending = OutboxMessage.objects.filter(
+        idempotency_key__startswith=key_prefix, state=MessageState.PENDING
+    )
+    if due_at is None:
+        pending.update(state=MessageState.CANCELLED, updated_at=timezone.now())
+        return False
+    return bool(pending.update(due_at=due_at, body=body, updated_at=timezone.now()))
+
+
+def _reminder_body(appointment: Appointment) -> str:
+    clinic = appointment.clinic
+    local = to_local(clinic, appointment.starts_at)
+    return (
+        f"Reminder from {clinic.name}: your appointment is on {local:%A %d %B %Y at %H:%M}. "
+        f"To change it, call {clinic.phone}."
+    )
+
+
+def appointment_reminder_sync(*, appointment: Appointment) -> OutboxMessage | None:
+    """Queue, move or cancel the reminder due 24 h before a booked appointment.
+
+    The first reminder's key is `appt-reminder:<pk>`; one already sent when the appointment
+    moves is followed by a new one keyed with the new time.
+    """
+    key = f"appt-reminder:{appointment.pk}"
+    due_at = appointment.starts_at - REMINDER_LEAD
+    wanted = appointment.status == AppointmentStatus.BOOKED and due_at > timezone.now()
+    body = _reminder_body(appointment) if wanted else ""
+    if _move_or_cancel(key, due_at=due_at if wanted else None, body=body) or not wanted:
+        return None
+    if OutboxMessage.objects.filter(idempotency_key=key).exists():
+        key = f"{key}:{int(appointment.starts_at.timestamp())}"
+    return outbox.message_to_patient(
+        patient=appointment.patient,
+        kind=MessageKind.APPOINTMENT_REMINDER,
+        due_at=due_at,
+        idempotency_key=key,
+        subject=f"Appointment reminder: {appointment.clinic.name}",
+        body=body,
+        context={"appointment": appointment.pk},
+        call_reason_if_unreachable=None,
+    )
+
+
+def series_maintenance_sync(*, series: TreatmentSeries) -> OutboxMessage | None:
+    """Keep the maintenance reminder at the series' interval after its last live session."""
+    clinic = series.clinic
+    last = (
+        Appointment.objects.filter(series=series, status__in=LIVE_APPOINTMENT_STATUSES)
+        .order_by("-starts_at")
+        .first()
+    )
+    key = f"maintenance:{series.pk}"
+    if last is None or series.status == SeriesStatus.CANCELLED:
+        _move_or_cancel(key, due_at=None, body="")
+        TreatmentSeries.objects.filter(pk=series.pk).update(maintenance_due_on=None)
+        return None
+    due_on = add_months(to_local(clinic, last.starts_at).date(), series.maintenance_interval_months)
+    due_at = at_local(clinic, due_on, MAINTENANCE_HOUR)
+    TreatmentSeries.objects.filter(pk=series.pk).update(maintenance_due_on=due_on)
+    series.maintenance_due_on = due_on
+    body = (
+        f"{clinic.name}: it is time for your maintenance session after your "
+        f"{series.indication} course. Call {clinic.phone} to book."
+    )
+    if _move_or_cancel(key, due_at=due_at, body=body):
+        return None
+    if OutboxMessage.objects.filter(idempotency_key=key).exists():
+        key = f"{key}:{due_on:%Y%m%d}"
+    return outbox.message_to_patient(
+        patient=series.patient,
+        kind=MessageKind.MAINTENANCE,
+        due_at=due_at,
+        idempotency_key=key,
+        subject=f"Maintenance reminder: {clinic.name}",
+        body=body,
+        context={"series": series.pk},
+        call_reason_if_unreachable=None,
+    )
+
+
+# --- iCalendar ---------------------------------------------------------------------------------
+
+
+def series_ics(*, series: TreatmentSeries) -> bytes:
+    """The series' live appointments as an iCalendar file in the clinic's time zone."""
+    from icalendar import Calendar, Event
+
+    clinic = series.clinic
+    zone = clinic_zone(clinic)
+    cal = Calendar()
+    cal.add("prodid", "-//Clinic tracker//Treatment series//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-timezone", clinic.time_zone)
+    appointments = series.appointments.filter(status__in=LIVE_APPOINTMENT_STATUSES).order_by(
+        "sequence"
+    )
+    stamp = timezone.now()
+    for appointment in appointments:
+        event = Event()
+        event.add("uid", f"{appointment.uuid}@clinic-tracker")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", appointment.starts_at.astimezone(zone))
+        event.add("dtend", appointment.ends_at.astimezone(zone))
+        event.add(
+            "summary",
+            f"{clinic.name}: {series.indication}, session {appointment.sequence} "
+            f"of {series.sessions_planned}",
+        )
+        event.add("location", ", ".join(p for p in (clinic.name, clinic.address) if p))
+        event.add("description", f"To change this appointment, call {clinic.phone}.")
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+# --- series templates and reads for the booking pages -----------------------------------------
+
+
+def series_template_save(*, template: SeriesTemplate) -> SeriesTemplate:
+    """Create or update a series template (the safety lead's)."""
+    template.full_clean()
+    template.save()
+    return template
+
+
+def calendar_appointments(*, clinic: Clinic, start: datetime, end: datetime, practitioner=None):
+    """Appointments of `clinic` starting in [start, end), cancelled ones left out."""
+    qs = (
+        Appointment.objects.filter(clinic=clinic, starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .select_related("patient", "practitioner", "series")
+        .order_by("starts_at", "practitioner__last_name")
+    )
+    if practitioner is not None:
+        qs = qs.filter(practitioner=practitioner)
+    return qs
+
+
+def patient_appointments(*, patient: Patient):
+    """A patient's series and appointments, newest series first."""
+    series = TreatmentSeries.objects.filter(patient=patient).select_related("clinic")
+    appointments = (
+        Appointment.objects.filter(patient=patient)
+        .select_related("practitioner", "series", "clinic")
+        .order_by("starts_at")
+    )
+    return series, appointments

@@ -1,0 +1,38 @@
+"""Pages of the treatments app (namespace `treatments`)."""
+
+from django.urls import path
+
+from . import views_booking
+
+app_name = "treatments"
+
+urlpatterns = [
+    # Booking (front desk): series templates, booking, calendar, appointments
+    path("series-templates/", views_booking.template_list, name="template_list"),
+    path("series-templates/new/", views_booking.template_new, name="template_new"),
+    path("series-templates/<uuid:uuid>/edit/", views_booking.template_edit, name="template_edit"),
+    path("book/<uuid:patient>/", views_booking.book, name="book"),
+    path(
+        "book/<uuid:patient>/appointments/",
+        views_booking.patient_appointments,
+        name="patient_appointments",
+    ),
+    path("calendar/", views_booking.calendar, name="calendar"),
+    path("appointments/<uuid:uuid>/", views_booking.appointment_detail, name="appointment"),
+    path(
+        "appointments/<uuid:uuid>/reschedule/",
+        views_booking.appointment_reschedule,
+        name="appointment_reschedule",
+    ),
+    path(
+        "appointments/<uuid:uuid>/status/",
+        views_booking.appointment_status,
+        name="appointment_status",
+    ),
+    path(
+        "appointments/<uuid:uuid>/clear-hold/",
+        views_booking.appointment_clear_hold,
+        name="appointment_clear_hold",
+    ),
+    path("series/<uuid:uuid>/calendar.ics", views_booking.series_ics, name="series_ics"),
+]

@@ -1,0 +1,464 @@
+"""Booking pages: series templates (safety lead), booking a series with proposals and the
+nearest free slot, the day/week calendar, an appointment with its actions, and a series'
+iCalendar download. Every page reasons in the clinic's local time (`timezone.override`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic import workflows
+from clinic.core.access import staff_required
+from clinic.core.exceptions import ClinicError
+from clinic.core.forms import AccessibleErrorsMixin
+from clinic.core.models import Clinic, Role, User
+from patients.forms import DateInput, attach_error
+from patients.models import Patient
+from patients.services import patient_access_log
+
+from . import booking
+from .forms_booking import (
+    LOCAL_INPUT,
+    BookingForm,
+    ClearHoldForm,
+    RescheduleForm,
+    SeriesTemplateForm,
+    SessionTimesForm,
+)
+from .models import Appointment, SeriesTemplate, TreatmentSeries
+
+SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
+CLEARING = frozenset(booking.CLEARING_ROLES)
+
+
+def _zone(clinic: Clinic) -> Any:
+    return timezone.override(booking.clinic_zone(clinic))
+
+
+def _local_value(clinic: Clinic, moment: datetime) -> str:
+    return booking.to_local(clinic, moment).strftime(LOCAL_INPUT)
+
+
+# --- series templates -------------------------------------------------------------------------
+
+
+@staff_required(roles=SAFETY_LEAD)
+def template_list(request: HttpRequest) -> HttpResponse:
+    templates = SeriesTemplate.objects.visible_to(request.user, SAFETY_LEAD).select_related(
+        "clinic"
+    )
+    return render(request, "treatments/booking_template_list.html", {"templates": templates})
+
+
+def _template_form_page(request: HttpRequest, instance: SeriesTemplate | None) -> HttpResponse:
+    clinics = Clinic.objects.visible_to(request.user, SAFETY_LEAD)
+    form = SeriesTemplateForm(request.POST or None, instance=instance, clinics=clinics)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = booking.series_template_save(template=form.save(commit=False))
+        except ClinicError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, f"Series template “{template.name}” saved.")
+            return redirect("treatments:template_list")
+    return render(
+        request, "treatments/booking_template_form.html", {"form": form, "instance": instance}
+    )
+
+
+@staff_required(roles=SAFETY_LEAD)
+def template_new(request: HttpRequest) -> HttpResponse:
+    return _template_form_page(request, None)
+
+
+@staff_required(roles=SAFETY_LEAD)
+def template_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
+    template = get_object_or_404(
+        SeriesTemplate.objects.visible_to(request.user, SAFETY_LEAD), uuid=uuid
+    )
+    return _template_form_page(request, template)
+
+
+# --- booking a series -------------------------------------------------------------------------
+
+
+def _signature(data: dict[str, Any]) -> str:
+    return "|".join(
+        str(v)
+        for v in (
+            data["template"].pk,
+            data["practitioner"].pk,
+            data["first_date"].isoformat(),
+            data["first_time"].strftime("%H:%M"),
+        )
+    )
+
+
+def _show_slots(times_form: SessionTimesForm, slots: list[booking.Slot]) -> None:
+    for slot in slots:
+        if slot.problem and not times_form.has_error(f"start_{slot.sequence}"):
+            attach_error(times_form, ClinicError(slot.problem, field=f"start_{slot.sequence}"))
+
+
+@staff_required
+def book(request: HttpRequest, patient: Any) -> HttpResponse:
+    patient = get_object_or_404(
+        Patient.objects.visible_to(request.user).select_related("clinic"),
+        uuid=patient,
+        entered_in_error=False,
+    )
+    clinic = patient.clinic
+    with _zone(clinic):
+        form = BookingForm(
+            request.POST or None,
+            templates=SeriesTemplate.objects.filter(clinic=clinic, active=True),
+            practitioners=booking.practitioners_of(clinic),
+        )
+        times_form, slots, signature = None, [], ""
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            template, practitioner = data["template"], data["practitioner"]
+            signature = _signature(data)
+            use_slot = request.POST.get("use_slot", "")
+            same_request = request.POST.get("proposed_for") == signature
+            if not same_request or (request.POST.get("action") == "propose" and not use_slot):
+                try:
+                    first = booking.at_local(clinic, data["first_date"], data["first_time"])
+                except ClinicError as exc:
+                    attach_error(form, ClinicError(exc.message, field="first_time"))
+                else:
+                    slots = booking.series_propose(
+                        clinic=clinic,
+                        practitioner=practitioner,
+                        template=template,
+                        first_start=first,
+                    )
+                    times_form = SessionTimesForm(
+                        {f"start_{s.sequence}": _local_value(clinic, s.starts_at) for s in slots},
+                        sessions=template.sessions_planned,
+                    )
+            else:
+                posted = request.POST.copy()
+                if use_slot:
+                    number, _, value = use_slot.partition("|")
+                    posted[f"start_{number}"] = value
+                times_form = SessionTimesForm(posted, sessions=template.sessions_planned)
+                if times_form.is_valid():
+                    starts = times_form.starts()
+                    if request.POST.get("action") == "book" and not use_slot:
+                        try:
+                            series = workflows.series_book_with_safety_hold(
+                                patient=patient,
+                                practitioner=practitioner,
+                                template=template,
+                                starts=starts,
+                            )
+                        except booking.SlotConflict as exc:
+                            slots = exc.slots
+                        except ClinicError as exc:
+                            attach_error(form, exc)
+                            slots = []
+                        else:
+                            return _booked(request, series)
+                    else:
+                        slots = booking.slots_check(
+                            clinic=clinic,
+                            practitioner=practitioner,
+                            template=template,
+                            starts=starts,
+                        )
+            if times_form is not None and times_form.is_bound:
+                times_form.is_valid()
+                _show_slots(times_form, slots)
+        rows = []
+        if times_form is not None:
+            by_number = {s.sequence: s for s in slots}
+            for n in range(1, len(times_form.fields) + 1):
+                slot = by_number.get(n)
+                nearest = slot.nearest if slot and slot.problem else None
+                rows.append(
+                    {
+                        "field": times_form[f"start_{n}"],
+                        "slot": slot,
+                        "nearest_value": f"{n}|{_local_value(clinic, nearest)}" if nearest else "",
+                        "nearest": nearest,
+                    }
+                )
+        return render(
+            request,
+            "treatments/booking_series.html",
+            {
+                "patient": patient,
+                "form": form,
+                "times_form": times_form,
+                "rows": rows,
+                "signature": signature,
+                "all_clear": bool(rows) and all(r["slot"] and r["slot"].ok for r in rows),
+            },
+        )
+
+
+def _booked(request: HttpRequest, series: TreatmentSeries) -> HttpResponse:
+    messages.success(request, f"Booked {series.sessions_planned} sessions of {series.indication}.")
+    if series.appointments.filter(safety_hold=True).exists():
+        messages.warning(
+            request, "The first session needs practitioner clearance before treatment."
+        )
+    return redirect("treatments:patient_appointments", patient=series.patient.uuid)
+
+
+@staff_required
+def patient_appointments(request: HttpRequest, patient: Any) -> HttpResponse:
+    patient = get_object_or_404(
+        Patient.objects.visible_to(request.user).select_related("clinic"), uuid=patient
+    )
+    series, appointments = booking.patient_appointments(patient=patient)
+    with _zone(patient.clinic):
+        return render(
+            request,
+            "treatments/booking_patient.html",
+            {"patient": patient, "series_list": series, "appointments": appointments},
+        )
+
+
+@staff_required
+def series_ics(request: HttpRequest, uuid: Any) -> HttpResponse:
+    series = get_object_or_404(
+        TreatmentSeries.objects.visible_to(request.user).select_related("clinic", "patient"),
+        uuid=uuid,
+    )
+    patient_access_log(patient=series.patient, user=request.user, action="export_ics")
+    response = HttpResponse(
+        booking.series_ics(series=series), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="series-{series.uuid}.ics"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- calendar ---------------------------------------------------------------------------------
+
+
+class CalendarForm(AccessibleErrorsMixin, forms.Form):
+    clinic = forms.ModelChoiceField(
+        queryset=Clinic.objects.none(), to_field_name="uuid", empty_label=None, required=False
+    )
+    practitioner = forms.ModelChoiceField(
+        queryset=None, to_field_name="uuid", required=False, empty_label="All practitioners"
+    )
+    view = forms.ChoiceField(choices=[("week", "Week"), ("day", "Day")], required=False)
+    date = forms.DateField(required=False, widget=DateInput())
+
+
+@staff_required
+def calendar(request: HttpRequest) -> HttpResponse:
+    """Day or week of a clinic (optionally one practitioner) in the clinic's local time.
+    The filters are in the query string: they carry no patient data."""
+    clinics = Clinic.objects.visible_to(request.user)
+    form = CalendarForm(request.GET or None)
+    form.fields["clinic"].queryset = clinics
+    form.fields["practitioner"].queryset = User.objects.filter(
+        memberships__clinic__in=clinics, memberships__role__in=booking.BOOKING_ROLES
+    ).distinct()
+    form.fields["practitioner"].label_from_instance = lambda u: u.get_full_name() or u.username
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    clinic = data.get("clinic") or clinics.first()
+    if clinic is None:
+        raise Http404("No clinic")
+    practitioners = booking.practitioners_of(clinic)
+    form.fields["practitioner"].queryset = practitioners
+    practitioner = data.get("practitioner")
+    if practitioner is not None and practitioner not in list(practitioners):
+        practitioner = None
+    view = data.get("view") or "week"
+    practitioner = data.get("practitioner")
+    today = booking.to_local(clinic, timezone.now()).date()
+    day = data.get("date") or today
+    first = day - timedelta(days=day.weekday()) if view == "week" else day
+    length = 7 if view == "week" else 1
+    days = [first + timedelta(days=i) for i in range(length)]
+    start = booking.at_local(clinic, days[0], time(0))
+    end = booking.at_local(clinic, days[-1] + timedelta(days=1), time(0))
+    appointments = list(
+        booking.calendar_appointments(
+            clinic=clinic, start=start, end=end, practitioner=practitioner
+        )
+    )
+    columns = [
+        (d, [a for a in appointments if booking.to_local(clinic, a.starts_at).date() == d])
+        for d in days
+    ]
+    step = timedelta(days=length)
+
+    def link(on: date) -> str:
+        query = {"clinic": clinic.uuid, "view": view, "date": on.isoformat()}
+        if practitioner:
+            query["practitioner"] = practitioner.uuid
+        return "?" + urlencode(query)
+
+    with _zone(clinic):
+        return render(
+            request,
+            f"treatments/calendar_{view}.html",
+            {
+                "form": form,
+                "clinic": clinic,
+                "clinics": clinics,
+                "practitioner": practitioner,
+                "practitioners": practitioners,
+                "view": view,
+                "columns": columns,
+                "appointments": appointments,
+                "days": days,
+                "today": today,
+                "prev_link": link(first - step),
+                "next_link": link(first + step),
+                "today_link": link(today),
+            },
+        )
+
+
+# --- one appointment --------------------------------------------------------------------------
+
+
+def _appointment(request: HttpRequest, uuid: Any) -> Appointment:
+    return get_object_or_404(
+        Appointment.objects.visible_to(request.user).select_related(
+            "clinic", "patient", "practitioner", "series", "hold_cleared_by"
+        ),
+        uuid=uuid,
+    )
+
+
+def _appointment_page(
+    request: HttpRequest,
+    appointment: Appointment,
+    *,
+    reschedule_form: RescheduleForm | None = None,
+    hold_form: ClearHoldForm | None = None,
+    nearest: datetime | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    clinic = appointment.clinic
+    can_clear = request.user.memberships.filter(
+        clinic=clinic, active=True, role__in=CLEARING
+    ).exists()
+    with _zone(clinic):
+        reschedule_form = reschedule_form or RescheduleForm(
+            initial={"starts_at": booking.to_local(clinic, appointment.starts_at)}
+        )
+        return render(
+            request,
+            "treatments/booking_appointment.html",
+            {
+                "appointment": appointment,
+                "reschedule_form": reschedule_form,
+                "hold_form": hold_form or ClearHoldForm(),
+                "can_clear": can_clear,
+                "nearest": nearest,
+                "nearest_value": _local_value(clinic, nearest) if nearest else "",
+            },
+            status=status,
+        )
+
+
+@staff_required
+def appointment_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
+    return _appointment_page(request, _appointment(request, uuid))
+
+
+@require_POST
+@staff_required
+def appointment_reschedule(request: HttpRequest, uuid: Any) -> HttpResponse:
+    appointment = _appointment(request, uuid)
+    clinic = appointment.clinic
+    with _zone(clinic):
+        posted = request.POST.copy()
+        if posted.get("use_slot"):
+            posted["starts_at"] = posted["use_slot"]
+        form = RescheduleForm(posted)
+        nearest = None
+        if form.is_valid():
+            try:
+                _, warnings = booking.appointment_reschedule(
+                    appointment=appointment, starts_at=form.cleaned_data["starts_at"]
+                )
+            except booking.SlotConflict as exc:
+                attach_error(form, exc)
+                nearest = exc.slots[0].nearest if exc.slots else None
+            except ClinicError as exc:
+                attach_error(form, ClinicError(exc.message, field=exc.field or "starts_at"))
+            else:
+                messages.success(request, "Appointment moved.")
+                for warning in warnings:
+                    messages.warning(request, warning)
+                return redirect("treatments:appointment", uuid=appointment.uuid)
+    return _appointment_page(
+        request, appointment, reschedule_form=form, nearest=nearest, status=400
+    )
+
+
+ACTIONS = {
+    "arrived": (
+        "Marked arrived.",
+        lambda a: workflows.appointment_confirm_with_safety_hold(appointment=a),
+    ),
+    "no_show": ("Marked as a no-show.", lambda a: booking.appointment_mark_no_show(appointment=a)),
+    "cancel": (
+        "Appointment cancelled; its reminder will not be sent.",
+        lambda a: booking.appointment_cancel(appointment=a),
+    ),
+}
+
+
+@require_POST
+@staff_required
+def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
+    appointment = _appointment(request, uuid)
+    action = ACTIONS.get(request.POST.get("action", ""))
+    if action is None:
+        messages.error(request, "Choose arrived, no-show or cancel.")
+    else:
+        done, run = action
+        try:
+            appointment = run(appointment)
+        except ClinicError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, done)
+            if appointment.hold_open:
+                messages.warning(
+                    request, "This session needs practitioner clearance before treatment."
+                )
+    return redirect("treatments:appointment", uuid=appointment.uuid)
+
+
+@require_POST
+@staff_required(roles=CLEARING)
+def appointment_clear_hold(request: HttpRequest, uuid: Any) -> HttpResponse:
+    appointment = get_object_or_404(
+        Appointment.objects.visible_to(request.user, CLEARING).select_related(
+            "clinic", "patient", "practitioner", "series", "hold_cleared_by"
+        ),
+        uuid=uuid,
+    )
+    form = ClearHoldForm(request.POST)
+    if form.is_valid():
+        try:
+            booking.appointment_clear_hold(
+                appointment=appointment, user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ClinicError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, "Safety hold cleared.")
+            return redirect("treatments:appointment", uuid=appointment.uuid)
+    return _appointment_page(request, appointment, hold_form=form, status=400)
