@@ -59,6 +59,79 @@ def lot_receive(
     return lot
 
 
+def product_create(
+    *,
+    clinic,
+    name: str,
+    manufacturer: str,
+    source: str,
+    form: str,
+    storage: str,
+    unit: str = "vial",
+    components: str = "",
+) -> Product:
+    """Add a product the clinic uses; its lots are received separately."""
+    name, manufacturer = name.strip(), manufacturer.strip()
+    if Product.objects.filter(clinic=clinic, name=name, manufacturer=manufacturer).exists():
+        raise RuleViolation(
+            "This clinic already has this product from this manufacturer.", field="name"
+        )
+    product = Product(
+        clinic=clinic,
+        name=name,
+        manufacturer=manufacturer,
+        source=source,
+        form=form,
+        storage=storage,
+        unit=unit.strip() or "vial",
+        components=components,
+    )
+    product.full_clean()
+    product.save()
+    return product
+
+
+# What a correction may change. Status (quarantine, recall) has its own workflow.
+LOT_CORRECTABLE_FIELDS = (
+    "lot_number",
+    "expiry_date",
+    "received_on",
+    "quantity_received",
+    "quantity_on_hand",
+    "supplier",
+    "certificate_ref",
+)
+
+
+@transaction.atomic
+def lot_correct(*, lot: ProductLot, reason: str, **changes) -> ProductLot:
+    """Correct a lot's receipt record. The old values stay in the lot's history, with the
+    reason as the change reason (and the user, through simple-history's request middleware).
+
+    The row is locked while it changes, so a session taking stock at the same moment either
+    sees the corrected row or is seen by it; never a lost update of `quantity_on_hand`.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation("Say why the lot record is corrected.", field="reason")
+    if len(reason) > 100:  # simple-history's change-reason column holds 100 characters
+        raise RuleViolation("Keep the reason to 100 characters.", field="reason")
+    unknown = set(changes) - set(LOT_CORRECTABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"lot_correct cannot change {sorted(unknown)}")
+    locked = ProductLot.objects.select_for_update().select_related("product").get(pk=lot.pk)
+    if "lot_number" in changes:
+        changes["lot_number"] = changes["lot_number"].strip()
+    if not any(getattr(locked, name) != value for name, value in changes.items()):
+        raise RuleViolation("Nothing was changed.", field="reason", code="no_change")
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked._change_reason = reason
+    locked.save()
+    return locked
+
+
 def lot_consume(*, lot: ProductLot, units: int, on_date: date) -> ProductLot:
     """Take `units` from a usable lot, atomically.
 
@@ -143,6 +216,40 @@ def session_sign(*, session: TreatmentSession, user) -> TreatmentSession:
         raise Conflict("Someone else changed this session; reload it.")
     session.refresh_from_db()
     return session
+
+
+# What may still change on an open (unsigned) session. Method, lot and amount are fixed at
+# logging: they drove the screening and the stock; log the session in error instead.
+SESSION_EDITABLE_FIELDS = (
+    "needle_depth_mm",
+    "laser_device",
+    "laser_type",
+    "fluence_j_cm2",
+    "passes",
+    "treated_areas",
+    "volume_ml",
+    "notes",
+)
+
+
+@transaction.atomic
+def session_update(*, session: TreatmentSession, **changes) -> TreatmentSession:
+    """Change an open session's details. A signed (or entered-in-error) session is locked:
+    corrections to it are addenda."""
+    unknown = set(changes) - set(SESSION_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"session_update cannot change {sorted(unknown)}")
+    locked = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    if locked.status != SessionStatus.OPEN:
+        raise RuleViolation(
+            "This session is signed and locked. Add an addendum to correct it.",
+            code="session_locked",
+        )
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.full_clean(exclude=["appointment"] if locked.appointment_id is None else None)
+    locked.save()
+    return locked
 
 
 def session_add_addendum(*, session: TreatmentSession, author, text: str) -> SessionAddendum:

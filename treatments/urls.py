@@ -2,11 +2,18 @@
 
 from django.urls import path
 
-from . import views_booking
+from . import views_booking, views_lots
 
 app_name = "treatments"
 
 urlpatterns = [
+    # Products and lots (safety lead; practitioners read)
+    path("products/", views_lots.product_list, name="product_list"),
+    path("products/new/", views_lots.product_new, name="product_new"),
+    path("products/<uuid:uuid>/lots/", views_lots.lot_list, name="lot_list"),
+    path("products/<uuid:uuid>/lots/receive/", views_lots.lot_new, name="lot_receive"),
+    path("lots/<uuid:uuid>/", views_lots.lot_detail, name="lot"),
+    path("lots/<uuid:uuid>/correct/", views_lots.lot_edit, name="lot_correct"),
     # Booking (front desk): series templates, booking, calendar, appointments
     path("series-templates/", views_booking.template_list, name="template_list"),
     path("series-templates/new/", views_booking.template_new, name="template_new"),

@@ -67,6 +67,62 @@ PREFIX_SAMPLES: dict[str, list[str]] = {
 }
 
 
+# --- clinical pages and products/lots (issue 4) ---------------------------------------------
+
+
+def _sample_patient(world: MatrixWorld) -> Any:
+    from tests.factories import PatientFactory
+
+    return PatientFactory(clinic=world.clinic_a)
+
+
+def _sample_session(world: MatrixWorld) -> Any:
+    from tests.kit.world import logged_session
+
+    return logged_session(world.practitioner_a)
+
+
+@url_kwargs("clinical:chart")
+@url_kwargs("clinical:session_new")
+@url_kwargs("clinical:screening")
+def _clinical_patient(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": _sample_patient(world).uuid}
+
+
+@url_kwargs("clinical:session_new_from_appointment")
+def _clinical_appointment(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import AppointmentFactory
+
+    patient = _sample_patient(world)
+    return {"uuid": AppointmentFactory(patient=patient, practitioner=world.practitioner_a).uuid}
+
+
+@url_kwargs("clinical:session")
+@url_kwargs("clinical:session_edit")
+@url_kwargs("clinical:session_sign")
+@url_kwargs("clinical:session_addendum")
+@url_kwargs("clinical:session_entered_in_error")
+@url_kwargs("clinical:aftercare")
+def _clinical_session(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": _sample_session(world).uuid}
+
+
+@url_kwargs("treatments:lot_list")
+@url_kwargs("treatments:lot_receive")
+def _treatments_product(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import ProductFactory
+
+    return {"uuid": ProductFactory(clinic=world.clinic_a).uuid}
+
+
+@url_kwargs("treatments:lot")
+@url_kwargs("treatments:lot_correct")
+def _treatments_lot(world: MatrixWorld) -> dict[str, Any]:
+    from tests.kit.world import released_lot
+
+    return {"uuid": released_lot(world.clinic_a).uuid}
+
+
 # --- front desk: patients, booking, calendar (issue 5) -------------------------------------
 
 

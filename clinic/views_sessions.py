@@ -1,0 +1,259 @@
+"""Top-floor clinical pages: the patient chart, logging a session (with its screening), the
+session page (sign, addenda, entered in error) and the printable aftercare sheet.
+
+Practitioners and safety leads only: the front desk never reads clinical records (403), and
+another clinic's patient or session is a 404. Views are thin: they call the workflow and the
+services and put their errors next to the field they name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from clinic.core.access import scoped, staff_required
+from clinic.core.exceptions import ClinicError
+from clinic.core.models import CLINICAL_ROLES
+from clinic.core.otp import qr_svg
+from clinic.workflows import screening_evaluate, session_log
+from patients.models import Patient
+from treatments.aftercare import INSTRUCTIONS, URGENT, session_link_url
+from treatments.models import Appointment, TreatedArea, TreatmentSession
+from treatments.services import (
+    SESSION_EDITABLE_FIELDS,
+    session_add_addendum,
+    session_mark_entered_in_error,
+    session_sign,
+    session_update,
+)
+
+from .forms import (
+    AddendumForm,
+    EnteredInErrorForm,
+    SessionEditForm,
+    SessionLogForm,
+    SignForm,
+    show_error,
+)
+from .selectors import (
+    aftercare_message,
+    lots_usable_today,
+    patient_chart,
+    sessions_with_follow_up,
+)
+
+clinical = staff_required(roles=CLINICAL_ROLES)
+
+
+def _patient(request: HttpRequest, uuid: Any) -> Patient:
+    patients = scoped(Patient.objects.select_related("clinic"), request.user, CLINICAL_ROLES)
+    return get_object_or_404(patients, uuid=uuid)
+
+
+def _session(request: HttpRequest, uuid: Any) -> TreatmentSession:
+    return get_object_or_404(sessions_with_follow_up(request.user), uuid=uuid)
+
+
+# --- the chart -----------------------------------------------------------------------------
+
+
+@clinical
+def chart(request: HttpRequest, uuid: Any) -> HttpResponse:
+    patient = _patient(request, uuid)
+    return render(
+        request,
+        "clinic/chart.html",
+        {"chart": patient_chart(patient=patient, user=request.user), "patient": patient},
+    )
+
+
+# --- logging a session ---------------------------------------------------------------------
+
+
+@clinical
+def session_new(request: HttpRequest, uuid: Any) -> HttpResponse:
+    """Log a session without an appointment (walk-in, or an appointment booked elsewhere)."""
+    return _log(request, _patient(request, uuid), appointment=None)
+
+
+@clinical
+def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpResponse:
+    appointments = scoped(
+        Appointment.objects.select_related("patient__clinic", "series"),
+        request.user,
+        CLINICAL_ROLES,
+    )
+    appointment = get_object_or_404(appointments, uuid=uuid)
+    existing = TreatmentSession.objects.filter(appointment=appointment).first()
+    if existing is not None:
+        messages.info(request, "A session is already logged for this appointment.")
+        return redirect("clinical:session", uuid=existing.uuid)
+    return _log(request, appointment.patient, appointment=appointment)
+
+
+def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | None) -> Any:
+    data = request.POST if request.method == "POST" else None
+    form = SessionLogForm(data, clinic=patient.clinic, initial={"units_used": 1})
+    if data is not None and form.is_valid():
+        try:
+            session = session_log(
+                practitioner=request.user,
+                patient=patient,
+                appointment=appointment,
+                **form.workflow_kwargs(),
+            )
+        except (ClinicError, ValidationError) as error:
+            show_error(form, error)
+        else:
+            messages.success(request, "Session saved. Print the aftercare sheet for the patient.")
+            return redirect("clinical:aftercare", uuid=session.uuid)
+    method = form.data.get("delivery_method", "") if form.is_bound else ""
+    return render(
+        request,
+        "clinic/session_log.html",
+        {
+            "patient": patient,
+            "appointment": appointment,
+            "form": form,
+            "screening": screening_evaluate(
+                patient=patient, delivery_method=method, answers=form.answers()
+            ),
+            "lot_options": lots_usable_today(clinic=patient.clinic),
+        },
+        status=200,
+    )
+
+
+@clinical
+@require_POST
+def screening_panel(request: HttpRequest, uuid: Any) -> HttpResponse:
+    """The screening findings for the method and answers typed so far (HTMX refresh)."""
+    patient = _patient(request, uuid)
+    form = SessionLogForm(request.POST, clinic=patient.clinic)
+    screening = screening_evaluate(
+        patient=patient,
+        delivery_method=request.POST.get("delivery_method", ""),
+        answers=form.answers(),
+    )
+    return render(
+        request, "clinic/session_screening.html", {"patient": patient, "screening": screening}
+    )
+
+
+# --- the session page ----------------------------------------------------------------------
+
+
+def _session_page(request: HttpRequest, session: TreatmentSession, **forms: Any) -> HttpResponse:
+    context = {
+        "session": session,
+        "area_labels": [TreatedArea(a).label for a in session.treated_areas],
+        "aftercare_message": aftercare_message(session),
+        "sign_form": forms.get("sign_form") or SignForm(),
+        "addendum_form": forms.get("addendum_form") or AddendumForm(),
+        "error_form": forms.get("error_form") or EnteredInErrorForm(),
+    }
+    return render(request, "clinic/session_detail.html", context)
+
+
+@clinical
+def session_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
+    return _session_page(request, _session(request, uuid))
+
+
+@clinical
+def session_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
+    session = _session(request, uuid)
+    data = request.POST if request.method == "POST" else None
+    initial = {name: getattr(session, name) for name in SESSION_EDITABLE_FIELDS}
+    form = SessionEditForm(data, session=session, initial=initial)
+    if data is not None and form.is_valid():
+        try:
+            session_update(
+                session=session, **{n: form.cleaned_data[n] for n in SESSION_EDITABLE_FIELDS}
+            )
+        except (ClinicError, ValidationError) as error:
+            show_error(form, error)
+        else:
+            messages.success(request, "Session updated.")
+            return redirect("clinical:session", uuid=session.uuid)
+    return render(request, "clinic/session_edit.html", {"session": session, "form": form})
+
+
+@clinical
+@require_POST
+def session_sign_view(request: HttpRequest, uuid: Any) -> HttpResponse:
+    session = _session(request, uuid)
+    form = SignForm(request.POST)
+    if form.is_valid():
+        try:
+            session_sign(session=session, user=request.user)
+        except ClinicError as error:
+            form.add_error("confirm", error.message)
+        else:
+            messages.success(request, "Session signed. It is now locked; correct it by addenda.")
+            return redirect("clinical:session", uuid=session.uuid)
+    return _session_page(request, session, sign_form=form)
+
+
+@clinical
+@require_POST
+def session_addendum(request: HttpRequest, uuid: Any) -> HttpResponse:
+    session = _session(request, uuid)
+    form = AddendumForm(request.POST)
+    if form.is_valid():
+        try:
+            session_add_addendum(
+                session=session, author=request.user, text=form.cleaned_data["text"]
+            )
+        except (ClinicError, ValidationError) as error:
+            show_error(form, error)
+        else:
+            messages.success(request, "Addendum added.")
+            return redirect("clinical:session", uuid=session.uuid)
+    return _session_page(request, session, addendum_form=form)
+
+
+@clinical
+@require_POST
+def session_entered_in_error(request: HttpRequest, uuid: Any) -> HttpResponse:
+    session = _session(request, uuid)
+    form = EnteredInErrorForm(request.POST)
+    if form.is_valid():
+        try:
+            session_mark_entered_in_error(
+                session=session, user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ClinicError as error:
+            form.add_error("reason", error.message)
+        else:
+            messages.success(
+                request,
+                "Session marked entered in error: its pending check-ins are cancelled and "
+                "its stock returned to the lot.",
+            )
+            return redirect("clinical:session", uuid=session.uuid)
+    return _session_page(request, session, error_form=form)
+
+
+@clinical
+def session_aftercare(request: HttpRequest, uuid: Any) -> HttpResponse:
+    """The printable aftercare sheet, with the session's personal link as a QR code."""
+    session = _session(request, uuid)
+    url = session_link_url(session)
+    return render(
+        request,
+        "clinic/session_aftercare.html",
+        {
+            "session": session,
+            "instructions": INSTRUCTIONS,
+            "urgent": URGENT,
+            "link_url": url,
+            "qr_svg": qr_svg(url) if url else "",
+            "aftercare_message": aftercare_message(session),
+        },
+    )

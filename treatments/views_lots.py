@@ -1,0 +1,174 @@
+"""The safety lead's product and lot pages: products, lots per product, receiving a lot and
+correcting it with every change kept in history. Practitioners may read them (they pick lots);
+the front desk may not (403). Quarantine and recall are the lot-safety pages' job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from clinic.core.access import scoped, staff_required
+from clinic.core.exceptions import ClinicError
+from clinic.core.models import CLINICAL_ROLES, Clinic, Role
+
+from .forms_lots import LotCorrectForm, LotReceiveForm, ProductCreateForm
+from .models import LotStatus, Product, ProductLot
+from .services import LOT_CORRECTABLE_FIELDS, clinic_today, lot_correct, lot_receive, product_create
+
+SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
+
+
+def _show(form: Any, error: ClinicError | ValidationError) -> None:
+    if isinstance(error, ClinicError):
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return
+    for name, errors in getattr(error, "error_dict", {None: error.error_list}).items():
+        for e in errors:
+            form.add_error(name if name in form.fields else None, e.messages)
+
+
+def _product(request: HttpRequest, uuid: Any, roles: frozenset[str]) -> Product:
+    return get_object_or_404(
+        scoped(Product.objects.select_related("clinic"), request.user, roles), uuid=uuid
+    )
+
+
+def _lot(request: HttpRequest, uuid: Any, roles: frozenset[str]) -> ProductLot:
+    lots = scoped(ProductLot.objects.select_related("product__clinic"), request.user, roles)
+    return get_object_or_404(lots, uuid=uuid)
+
+
+@staff_required(roles=CLINICAL_ROLES)
+def product_list(request: HttpRequest) -> HttpResponse:
+    released = Q(lots__status=LotStatus.RELEASED)
+    products = (
+        scoped(Product.objects.all(), request.user, CLINICAL_ROLES)
+        .select_related("clinic")
+        .annotate(
+            lot_count=Count("lots"),
+            released_stock=Sum("lots__quantity_on_hand", filter=released),
+        )
+        .order_by("clinic__name", "name")
+    )
+    can_manage = Clinic.objects.visible_to(request.user, SAFETY_LEAD).exists()
+    return render(
+        request,
+        "treatments/product_list.html",
+        {"products": products, "can_manage": can_manage},
+    )
+
+
+@staff_required(roles=SAFETY_LEAD)
+def product_new(request: HttpRequest) -> HttpResponse:
+    clinics = Clinic.objects.visible_to(request.user, SAFETY_LEAD).order_by("name")
+    data = request.POST if request.method == "POST" else None
+    form = ProductCreateForm(data, clinics=clinics)
+    if data is not None and form.is_valid():
+        try:
+            product = product_create(**form.cleaned_data)
+        except (ClinicError, ValidationError) as error:
+            _show(form, error)
+        else:
+            messages.success(request, f"{product} added. Receive its first lot.")
+            return redirect("treatments:lot_list", uuid=product.uuid)
+    return render(request, "treatments/product_form.html", {"form": form})
+
+
+@staff_required(roles=CLINICAL_ROLES)
+def lot_list(request: HttpRequest, uuid: Any) -> HttpResponse:
+    product = _product(request, uuid, CLINICAL_ROLES)
+    lots = list(product.lots.order_by("expiry_date", "lot_number"))
+    today = clinic_today(product.clinic)
+    for lot in lots:
+        lot.expired = lot.expiry_date < today
+    can_manage = (
+        Clinic.objects.visible_to(request.user, SAFETY_LEAD).filter(pk=product.clinic_id).exists()
+    )
+    return render(
+        request,
+        "treatments/lot_list.html",
+        {"product": product, "lots": lots, "today": today, "can_manage": can_manage},
+    )
+
+
+@staff_required(roles=SAFETY_LEAD)
+def lot_new(request: HttpRequest, uuid: Any) -> HttpResponse:
+    product = _product(request, uuid, SAFETY_LEAD)
+    data = request.POST if request.method == "POST" else None
+    form = LotReceiveForm(
+        data, product=product, initial={"received_on": clinic_today(product.clinic)}
+    )
+    if data is not None and form.is_valid():
+        try:
+            lot = lot_receive(product=product, **form.cleaned_data)
+        except (ClinicError, ValidationError) as error:
+            _show(form, error)
+        else:
+            messages.success(request, f"Lot {lot.lot_number} received and released for use.")
+            return redirect("treatments:lot", uuid=lot.uuid)
+    return render(request, "treatments/lot_receive.html", {"product": product, "form": form})
+
+
+def _history(lot: ProductLot) -> list[dict[str, Any]]:
+    """The lot's history, newest first, each entry with what changed from the one before."""
+    records = list(lot.history.select_related("history_user").order_by("history_date", "pk"))
+    labels = {f.name: f.verbose_name for f in ProductLot._meta.fields}
+    entries = []
+    previous = None
+    for record in records:
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous)
+            changes = [
+                {"field": labels.get(c.field, c.field), "old": c.old, "new": c.new}
+                for c in delta.changes
+                if c.field not in {"updated_at", "low_stock_alerted_at", "status_changed_at"}
+            ]
+        entries.append({"record": record, "changes": changes})
+        previous = record
+    return list(reversed(entries))
+
+
+@staff_required(roles=CLINICAL_ROLES)
+def lot_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
+    lot = _lot(request, uuid, CLINICAL_ROLES)
+    can_manage = (
+        Clinic.objects.visible_to(request.user, SAFETY_LEAD)
+        .filter(pk=lot.product.clinic_id)
+        .exists()
+    )
+    return render(
+        request,
+        "treatments/lot_detail.html",
+        {
+            "lot": lot,
+            "expired": lot.expiry_date < clinic_today(lot.product.clinic),
+            "history": _history(lot),
+            "can_manage": can_manage,
+        },
+    )
+
+
+@staff_required(roles=SAFETY_LEAD)
+def lot_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
+    lot = _lot(request, uuid, SAFETY_LEAD)
+    data = request.POST if request.method == "POST" else None
+    initial = {name: getattr(lot, name) for name in LOT_CORRECTABLE_FIELDS}
+    form = LotCorrectForm(data, product=lot.product, lot=lot, initial=initial)
+    if data is not None and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in LOT_CORRECTABLE_FIELDS}
+        try:
+            lot_correct(lot=lot, reason=form.cleaned_data["reason"], **changes)
+        except (ClinicError, ValidationError) as error:
+            _show(form, error)
+        else:
+            messages.success(
+                request, f"Lot {lot.lot_number} corrected; the change is in its history."
+            )
+            return redirect("treatments:lot", uuid=lot.uuid)
+    return render(request, "treatments/lot_correct.html", {"lot": lot, "form": form})
