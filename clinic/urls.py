@@ -15,7 +15,5 @@ urlpatterns = [
     path("", include("clinic.urls_sessions")),
     path("", include("treatments.urls")),
     path("patients/", include("patients.urls")),
-    path("", include("clinic.urls_sessions")),
-    path("", include("treatments.urls")),
     path("hooks/", include("patients.webhooks")),
 ]
