@@ -142,5 +142,6 @@ def test_beat_and_a_worker_run_the_heartbeat_on_the_filesystem_broker(tmp_path):
     run_worker_and_beat(tmp_path, broker_url=None)
 
 
+@pytest.mark.redis
 def test_beat_and_a_worker_run_the_heartbeat_on_redis(tmp_path, redis_url):
     run_worker_and_beat(tmp_path, broker_url=redis_url)
