@@ -106,7 +106,11 @@ class LotReceiveForm(LotFieldsForm):
 
 class LotCorrectForm(LotFieldsForm):
     quantity_received = forms.IntegerField(label="Quantity received", min_value=1)
-    quantity_on_hand = forms.IntegerField(label="Quantity on hand", min_value=0)
+    # The value the page showed travels with the form: stock taken by a session while the
+    # page was open is not overwritten unless this field itself was changed.
+    quantity_on_hand = forms.IntegerField(
+        label="Quantity on hand", min_value=0, show_hidden_initial=True
+    )
     reason = forms.CharField(
         label="Reason for the correction",
         max_length=100,

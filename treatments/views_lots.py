@@ -161,7 +161,11 @@ def lot_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
     initial = {name: getattr(lot, name) for name in LOT_CORRECTABLE_FIELDS}
     form = LotCorrectForm(data, product=lot.product, lot=lot, initial=initial)
     if data is not None and form.is_valid():
-        changes = {name: form.cleaned_data[name] for name in LOT_CORRECTABLE_FIELDS}
+        changes = {
+            name: form.cleaned_data[name]
+            for name in LOT_CORRECTABLE_FIELDS
+            if name != "quantity_on_hand" or name in form.changed_data
+        }
         try:
             lot_correct(lot=lot, reason=form.cleaned_data["reason"], **changes)
         except (ClinicError, ValidationError) as error:

@@ -174,6 +174,7 @@ def correct_post(lot, **overrides) -> dict:
         "received_on": lot.received_on.isoformat(),
         "quantity_received": str(lot.quantity_received),
         "quantity_on_hand": str(lot.quantity_on_hand),
+        "initial-quantity_on_hand": str(lot.quantity_on_hand),
         "supplier": lot.supplier,
         "certificate_ref": lot.certificate_ref,
         "reason": "Typo on the delivery note",
@@ -222,6 +223,28 @@ def test_bad_corrections_are_refused_next_to_their_field(
     assert response.status_code == 200
     assert says in field_errors(response, field)
     assert lot.history.count() == 1
+
+
+def test_a_correction_does_not_undo_stock_taken_while_the_form_was_open(
+    safety_lead_client, product
+):
+    """GIVEN the correction form shown with 20 on hand WHEN a session takes one meanwhile
+    and the safety lead then corrects only the supplier THEN 19 stay on hand."""
+    lot = ProductLotFactory(product=product, quantity_received=20)
+    form_as_shown = correct_post(lot, supplier="ExoLab Busan")
+    ProductLot.objects.filter(pk=lot.pk).update(quantity_on_hand=19)
+    url = reverse("treatments:lot_correct", kwargs={"uuid": lot.uuid})
+    assert safety_lead_client.post(url, form_as_shown).status_code == 302
+    lot.refresh_from_db()
+    assert (lot.supplier, lot.quantity_on_hand) == ("ExoLab Busan", 19)
+
+
+def test_a_stock_count_correction_sets_the_quantity_on_hand(safety_lead_client, product):
+    lot = ProductLotFactory(product=product, quantity_received=20)
+    url = reverse("treatments:lot_correct", kwargs={"uuid": lot.uuid})
+    safety_lead_client.post(url, correct_post(lot, quantity_on_hand="17", reason="Stock count"))
+    lot.refresh_from_db()
+    assert lot.quantity_on_hand == 17
 
 
 def test_a_practitioner_reads_lots_but_cannot_receive_or_correct(practitioner_client, product):
