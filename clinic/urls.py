@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from adverse_events.urls import photo_urlpatterns
+
 from . import views
 
 urlpatterns = [
@@ -16,4 +18,6 @@ urlpatterns = [
     path("", include("treatments.urls")),
     path("patients/", include("patients.urls")),
     path("hooks/", include("patients.webhooks")),
+    path("r/", include("adverse_events.urls")),
+    path("photos/", include(photo_urlpatterns)),
 ]

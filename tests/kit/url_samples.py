@@ -168,3 +168,53 @@ def _booking_series(world: MatrixWorld) -> dict[str, Any]:
 
     return {"uuid": TreatmentSeriesFactory(clinic=world.clinic_a).uuid}
 
+
+# --- the patient's report form and staff photos (issue 8) -----------------------------------
+
+
+@url_kwargs("report:entry")
+def _report_entry(world: MatrixWorld) -> dict[str, Any]:
+    from patients.links import link_token
+    from tests.kit.world import default_plan, logged_session
+
+    default_plan(world.clinic_a)
+    return {"token": link_token(logged_session(world.practitioner_a).report_link)}
+
+
+@url_kwargs("photos:show")
+def _report_photo(world: MatrixWorld) -> dict[str, Any]:
+    import io
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+    from PIL import Image
+
+    from adverse_events.models import ReactionTerm
+    from adverse_events.photos import photo_prepare
+    from adverse_events.services import ReactionInput, submission_record
+    from tests.kit.world import logged_session
+
+    session = logged_session(world.practitioner_a)
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 80, 80)).save(jpeg, format="JPEG")
+    from zoneinfo import ZoneInfo
+
+    onset = timezone.localtime(session.performed_at, ZoneInfo(world.clinic_a.time_zone)).date()
+    submission = submission_record(
+        link=session.report_link,
+        submission_id=uuid.uuid4(),
+        all_fine=False,
+        reactions=[
+            ReactionInput(
+                term=ReactionTerm.objects.get(code="redness"),
+                onset_date=onset,
+                ongoing=True,
+                patient_severity=1,
+                stopped_activities=False,
+                sought_care=False,
+            )
+        ],
+        photo=photo_prepare(SimpleUploadedFile("p.jpg", jpeg.getvalue())),
+    ).submission
+    return {"uuid": submission.photos.get().uuid}

@@ -1,0 +1,110 @@
+"""Reads for the patient form and the staff photo view (querysets with their joins done)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from clinic.core.access import scoped
+from clinic.core.models import CLINICAL_ROLES, Clinic
+from patients.models import LinkPurpose, Patient, PatientAccess, PersonalLink
+from treatments.models import CheckIn, TreatmentSession
+
+from .models import ReactionTerm, Submission, SubmissionPhoto
+
+
+@dataclass(frozen=True)
+class ReportTarget:
+    """What a patient's link answers: a session (and, for a check-in link, that check-in)."""
+
+    link: PersonalLink
+    session: TreatmentSession
+    checkin: CheckIn | None
+
+    @property
+    def patient(self) -> Patient:
+        return self.session.patient
+
+    @property
+    def clinic(self) -> Clinic:
+        return self.session.clinic
+
+    @property
+    def treatment_date(self) -> date:
+        """The session's date as the clinic's calendar has it."""
+        return timezone.localtime(self.session.performed_at, timezone=_zone(self.clinic)).date()
+
+
+def _zone(clinic: Clinic) -> ZoneInfo:
+    return ZoneInfo(clinic.time_zone)
+
+
+def report_target(link: PersonalLink) -> ReportTarget | None:
+    """The session (and check-in) a live link reports on, or None if it reports on nothing."""
+    sessions = TreatmentSession.objects.select_related("patient", "clinic", "lot")
+    if link.purpose == LinkPurpose.CHECKIN:
+        checkin = (
+            CheckIn.objects.select_related("session__patient", "session__clinic", "session__lot")
+            .filter(link=link)
+            .order_by("-due_at", "-pk")
+            .first()
+        )
+        if checkin is None:
+            return None
+        return ReportTarget(link=link, session=checkin.session, checkin=checkin)
+    if link.purpose == LinkPurpose.SESSION_REPORT:
+        session = sessions.filter(report_link=link).first()
+        if session is None:
+            return None
+        return ReportTarget(link=link, session=session, checkin=None)
+    return None
+
+
+def report_target_for_link_id(link_id: int | None) -> ReportTarget | None:
+    """The target of the link a patient's browser session holds, if that link is still live."""
+    if not link_id:
+        return None
+    link = PersonalLink.objects.live().filter(pk=link_id).first()
+    return report_target(link) if link is not None else None
+
+
+def reaction_terms() -> QuerySet[ReactionTerm]:
+    """The vocabulary a patient chooses from, in display order."""
+    return ReactionTerm.objects.filter(active=True).order_by("display_order", "name")
+
+
+def submission_for_link(*, link: PersonalLink, submission_uuid: str | None) -> Submission | None:
+    """A submission made through this link (never another patient's), with its reactions."""
+    if not submission_uuid:
+        return None
+    try:
+        wanted = uuid.UUID(str(submission_uuid))
+    except ValueError:
+        return None
+    return (
+        Submission.objects.filter(link=link, uuid=wanted)
+        .select_related("clinic")
+        .prefetch_related("reactions__term", "photos")
+        .first()
+    )
+
+
+def photo_for_staff(*, user: Any, photo_uuid: uuid.UUID) -> SubmissionPhoto | None:
+    """A photo the user may see (clinical roles of its clinic); the read is recorded."""
+    photo = (
+        scoped(SubmissionPhoto.objects.all(), user, CLINICAL_ROLES)
+        .select_related("submission")
+        .filter(uuid=photo_uuid)
+        .first()
+    )
+    if photo is not None:
+        PatientAccess.objects.create(
+            patient_id=photo.submission.patient_id, user=user, action="photo_view"
+        )
+    return photo

@@ -1,0 +1,330 @@
+"""Writes of the adverse-events app: what a patient submits through their link.
+
+`submission_record` is the one way a patient's answer enters the database. It is exactly
+once per `submission_id` (a unique column filled from a hidden form field), so a double tap,
+a back-button resubmit or two tabs give one Submission and the later ones get the first back.
+A red-flag answer raises its Alarm and queues the on-call alert in the same transaction:
+either the report, the alarm and the alert all exist, or none does.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinic.core.exceptions import Conflict, RuleViolation
+from patients import outbox
+from patients.models import Language, LinkPurpose, MessageKind, PersonalLink
+from treatments.models import ANSWERED_STATES, CheckIn, CheckInState
+
+from .models import (
+    Alarm,
+    Assessment,
+    ReactionReport,
+    ReactionTerm,
+    ReportSource,
+    Submission,
+    SubmissionPhoto,
+    TriageStatus,
+)
+from .photos import PreparedPhoto
+from .selectors import ReportTarget, report_target
+
+logger = logging.getLogger(__name__)
+
+FREE_TEXT_MAX = 5000
+
+
+@dataclass(frozen=True)
+class ReactionInput:
+    """One reaction as the patient described it (validated by `submission_record`)."""
+
+    term: ReactionTerm
+    onset_date: date
+    ongoing: bool
+    patient_severity: int
+    stopped_activities: bool
+    sought_care: bool
+    ended_on: date | None = None
+    other_text: str = ""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    submission: Submission
+    created: bool  # False: this submission_id had already arrived; this is the first one
+
+
+def link_mark_used(*, link: PersonalLink) -> None:
+    """Count a visit through a link (when and how often it was opened)."""
+    PersonalLink.objects.filter(pk=link.pk).update(
+        last_used_at=timezone.now(), use_count=F("use_count") + 1
+    )
+
+
+def submission_record(
+    *,
+    link: PersonalLink,
+    submission_id: uuid.UUID,
+    all_fine: bool,
+    reactions: Sequence[ReactionInput] = (),
+    free_text: str = "",
+    language: str = Language.EN,
+    photo: PreparedPhoto | None = None,
+) -> Recorded:
+    """Record a patient's answer through their link, exactly once per `submission_id`.
+
+    Creates the Submission, one ReactionReport per reaction with an Assessment in triage
+    state "new" beside each, the photo, and for a red flag the Alarm and an on-call alert due
+    now; through a check-in link it also marks that check-in answered. Raises RuleViolation
+    (with `field`, e.g. "reactions.0.ended_on") for answers that cannot be right.
+    """
+    existing = _existing(link=link, submission_id=submission_id)
+    if existing is not None:
+        return Recorded(existing, created=False)
+    if not link.is_live:
+        raise RuleViolation(_("This link no longer works."), field="link", code="link_dead")
+    target = report_target(link)
+    if target is None:
+        raise RuleViolation(_("This link no longer works."), field="link", code="link_dead")
+    _validate(
+        target=target, all_fine=all_fine, reactions=reactions, free_text=free_text, photo=photo
+    )
+    if language not in Language.values:
+        language = Language.EN
+
+    stored_name: list[str] = []
+    try:
+        with transaction.atomic():
+            submission = _create(
+                target=target,
+                submission_id=submission_id,
+                all_fine=all_fine,
+                reactions=reactions,
+                free_text=free_text.strip(),
+                language=language,
+                photo=photo,
+                stored_name=stored_name,
+            )
+    except IntegrityError:
+        _forget_files(stored_name)
+        existing = _existing(link=link, submission_id=submission_id)
+        if existing is None:
+            raise
+        return Recorded(existing, created=False)
+    except BaseException:
+        _forget_files(stored_name)
+        raise
+    logger.info("submission %s recorded (red_flag=%s)", submission.pk, submission.red_flag)
+    return Recorded(submission, created=True)
+
+
+def _existing(*, link: PersonalLink, submission_id: uuid.UUID) -> Submission | None:
+    found = Submission.objects.filter(submission_id=submission_id).first()
+    if found is not None and found.link_id != link.pk:
+        # Someone replays another link's id: never show them that patient's answer.
+        raise Conflict(_("This form was already used."), field="submission_id")
+    return found
+
+
+def _validate(
+    *,
+    target: ReportTarget,
+    all_fine: bool,
+    reactions: Sequence[ReactionInput],
+    free_text: str,
+    photo: PreparedPhoto | None,
+) -> None:
+    if all_fine and reactions:
+        raise RuleViolation(
+            _("Either all is fine or you have reactions, not both."), field="all_fine"
+        )
+    if not all_fine and not reactions:
+        raise RuleViolation(_("Choose at least one reaction."), field="terms")
+    if all_fine and photo is not None:
+        raise RuleViolation(_("A photo goes with a reaction report."), field="photo")
+    if len(free_text) > FREE_TEXT_MAX:
+        raise RuleViolation(
+            _("Please keep the message under %(max)s characters.") % {"max": FREE_TEXT_MAX},
+            field="free_text",
+        )
+    codes = [r.term.code for r in reactions]
+    if len(set(codes)) != len(codes):
+        raise RuleViolation(_("Each reaction can be chosen once."), field="terms")
+    today = timezone.localdate(timezone=ZoneInfo(target.clinic.time_zone))
+    treated_on = target.treatment_date
+    for i, reaction in enumerate(reactions):
+        where = f"reactions.{i}"
+        if not reaction.term.active:
+            raise RuleViolation(_("Choose reactions from the list."), field="terms")
+        if reaction.term.is_other and not reaction.other_text.strip():
+            raise RuleViolation(
+                _("Describe the reaction in a few words."), field=f"{where}.other_text"
+            )
+        if reaction.patient_severity not in (1, 2, 3):
+            raise RuleViolation(
+                _("Choose how bad it is: mild, moderate or severe."),
+                field=f"{where}.patient_severity",
+            )
+        if reaction.onset_date > today:
+            raise RuleViolation(
+                _("The start date cannot be in the future."), field=f"{where}.onset_date"
+            )
+        if reaction.onset_date < treated_on:
+            raise RuleViolation(
+                _("The start date cannot be before your treatment on %(date)s.")
+                % {"date": treated_on.isoformat()},
+                field=f"{where}.onset_date",
+            )
+        if reaction.ongoing:
+            continue
+        if reaction.ended_on is None:
+            raise RuleViolation(
+                _("Give the end date, or choose 'still going'."), field=f"{where}.ended_on"
+            )
+        if reaction.ended_on < reaction.onset_date:
+            raise RuleViolation(
+                _("The end date cannot be before the start date."), field=f"{where}.ended_on"
+            )
+        if reaction.ended_on > today:
+            raise RuleViolation(
+                _("The end date cannot be in the future."), field=f"{where}.ended_on"
+            )
+
+
+def _create(
+    *,
+    target: ReportTarget,
+    submission_id: uuid.UUID,
+    all_fine: bool,
+    reactions: Sequence[ReactionInput],
+    free_text: str,
+    language: str,
+    photo: PreparedPhoto | None,
+    stored_name: list[str],
+) -> Submission:
+    session, link = target.session, target.link
+    source = (
+        ReportSource.CHECKIN if link.purpose == LinkPurpose.CHECKIN else ReportSource.PATIENT_FORM
+    )
+    red_flag = any(r.term.red_flag for r in reactions)
+    submission = Submission(
+        clinic=session.clinic,
+        patient=session.patient,
+        session=session,
+        checkin=target.checkin,
+        link=link,
+        submission_id=submission_id,
+        source=source,
+        all_fine=all_fine,
+        free_text=free_text,
+        red_flag=red_flag,
+        language=language,
+    )
+    submission.full_clean(validate_unique=False)
+    submission.save()
+
+    with timezone.override(ZoneInfo(session.clinic.time_zone)):
+        for reaction in reactions:
+            report = ReactionReport(
+                clinic=session.clinic,
+                patient=session.patient,
+                session=session,
+                submission=submission,
+                term=reaction.term,
+                other_text=reaction.other_text.strip() if reaction.term.is_other else "",
+                onset_date=reaction.onset_date,
+                ongoing=reaction.ongoing,
+                ended_on=None if reaction.ongoing else reaction.ended_on,
+                patient_severity=reaction.patient_severity,
+                stopped_activities=reaction.stopped_activities,
+                sought_care=reaction.sought_care,
+                source=source,
+            )
+            try:
+                report.full_clean()
+            except ValidationError as exc:
+                field, messages = next(iter(exc.message_dict.items()))
+                raise RuleViolation(messages[0], field=field) from exc
+            report.save()
+            # The triage queue lists assessments in "new": one per report, from the start.
+            Assessment.objects.create(report=report, triage_status=TriageStatus.NEW)
+
+    if photo is not None:
+        _store_photo(submission=submission, photo=photo, stored_name=stored_name)
+    if red_flag:
+        _raise_alarm(submission=submission)
+    if target.checkin is not None:
+        _answer_checkin(checkin=target.checkin, with_reactions=not all_fine)
+    return submission
+
+
+def _store_photo(*, submission: Submission, photo: PreparedPhoto, stored_name: list[str]) -> None:
+    row = SubmissionPhoto(
+        submission=submission,
+        content_type=photo.content_type,
+        width=photo.width,
+        height=photo.height,
+        size_bytes=photo.size_bytes,
+    )
+    # The name comes from photo_upload_to (the row's random uuid), never from the upload.
+    row.image.save("photo", ContentFile(photo.content), save=False)
+    stored_name.append(row.image.name)
+    row.full_clean()
+    row.save()
+
+
+def _forget_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:  # pragma: no cover - best effort on a failed transaction
+            logger.warning("could not remove an orphan photo file")
+
+
+def _raise_alarm(*, submission: Submission) -> Alarm:
+    alarm = Alarm(clinic=submission.clinic, patient=submission.patient, submission=submission)
+    alarm.full_clean()
+    alarm.save()
+    dashboard = f"{settings.SITE_URL.rstrip('/')}{reverse('dashboard')}"
+    # No patient name or detail in email: the address may be a shared inbox or a pager.
+    outbox.message_to_staff(
+        clinic=submission.clinic,
+        to_email=submission.clinic.on_call_email,
+        kind=MessageKind.RED_FLAG_ALERT,
+        subject="Red-flag report: open the dashboard now",
+        body=(f"A red-flag report arrived from a patient. Open the dashboard now:\n{dashboard}\n"),
+        idempotency_key=f"alarm:{alarm.pk}",
+        due_at=timezone.now(),
+        context={"alarm": alarm.pk},
+    )
+    return alarm
+
+
+def _answer_checkin(*, checkin: CheckIn, with_reactions: bool) -> None:
+    """The check-in is answered; a later report of reactions upgrades an 'all fine'."""
+    current = CheckIn.objects.select_for_update().get(pk=checkin.pk)
+    new_state = CheckInState.ANSWERED_REACTIONS if with_reactions else CheckInState.ANSWERED_FINE
+    if current.state == CheckInState.ANSWERED_REACTIONS:
+        return
+    if current.state == new_state:
+        return
+    CheckIn.objects.filter(pk=current.pk).update(
+        state=new_state,
+        answered_at=current.answered_at if current.state in ANSWERED_STATES else timezone.now(),
+    )
