@@ -19,7 +19,9 @@ from .models import CallTask, Patient
 @staff_required
 def register(request: HttpRequest) -> HttpResponse:
     clinics = Clinic.objects.visible_to(request.user)
-    form = PatientRegistrationForm(request.POST or None, clinics=clinics)
+    form = PatientRegistrationForm(
+        request.POST if request.method == "POST" else None, clinics=clinics
+    )
     matches: list[Patient] = []
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -38,7 +40,7 @@ def register(request: HttpRequest) -> HttpResponse:
 @staff_required
 def search(request: HttpRequest) -> HttpResponse:
     # Search terms travel in the POST body only: patient data never goes in a URL.
-    form = PatientSearchForm(request.POST or None)
+    form = PatientSearchForm(request.POST if request.method == "POST" else None)
     results = None
     if request.method == "POST" and form.is_valid():
         results = list(selectors.patient_search(user=request.user, **form.cleaned_data))

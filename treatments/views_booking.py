@@ -60,7 +60,9 @@ def template_list(request: HttpRequest) -> HttpResponse:
 
 def _template_form_page(request: HttpRequest, instance: SeriesTemplate | None) -> HttpResponse:
     clinics = Clinic.objects.visible_to(request.user, SAFETY_LEAD)
-    form = SeriesTemplateForm(request.POST or None, instance=instance, clinics=clinics)
+    form = SeriesTemplateForm(
+        request.POST if request.method == "POST" else None, instance=instance, clinics=clinics
+    )
     if request.method == "POST" and form.is_valid():
         try:
             template = booking.series_template_save(template=form.save(commit=False))
@@ -118,7 +120,7 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
     clinic = patient.clinic
     with _zone(clinic):
         form = BookingForm(
-            request.POST or None,
+            request.POST if request.method == "POST" else None,
             templates=SeriesTemplate.objects.filter(clinic=clinic, active=True),
             practitioners=booking.practitioners_of(clinic),
         )
