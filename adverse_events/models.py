@@ -8,6 +8,7 @@ practitioner's judgement is an `Assessment` recorded beside each report, with it
 from __future__ import annotations
 
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -264,8 +265,11 @@ class ReactionReport(BaseModel):
     def clean(self) -> None:
         if self.term_id and self.term.is_other and not self.other_text.strip():
             raise ValidationError({"other_text": "Describe the reaction."})
-        if self.onset_date and self.onset_date > timezone.localdate():
-            raise ValidationError({"onset_date": "The start date cannot be in the future."})
+        if self.onset_date and self.clinic_id:
+            # "Today" is the clinic's (the patient's) date, not the server's.
+            today = timezone.now().astimezone(ZoneInfo(self.clinic.time_zone)).date()
+            if self.onset_date > today:
+                raise ValidationError({"onset_date": "The start date cannot be in the future."})
 
 
 class TriageStatus(models.TextChoices):

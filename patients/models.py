@@ -54,6 +54,15 @@ def phone_key(phone: str) -> str:
     return re.sub(r"\D", "", phone or "")
 
 
+class PatientQuerySet(AuditedQuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        # bulk_create skips save(): derive the duplicate-detection keys here too.
+        objs = list(objs)
+        for patient in objs:
+            patient.derive_keys()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Patient(BaseModel):
     """A patient of one clinic: identity, contact, consent and the screening facts."""
 
@@ -102,7 +111,7 @@ class Patient(BaseModel):
     entered_in_error_reason = models.TextField(blank=True)
 
     history = HistoricalRecords()
-    objects = AuditedQuerySet.as_manager()
+    objects = PatientQuerySet.as_manager()
     never_delete: ClassVar[bool] = True
 
     class Meta:
@@ -148,11 +157,14 @@ class Patient(BaseModel):
         if self.date_of_birth and self.date_of_birth.year < 1900:
             raise ValidationError({"date_of_birth": "Check the year of birth."})
 
-    def save(self, *args, **kwargs) -> None:
+    def derive_keys(self) -> None:
         self.name_key = name_key(self.first_name, self.last_name)
         self.phone_key = phone_key(self.phone)
         if self.consent_to_contact and self.consent_recorded_at is None:
             self.consent_recorded_at = timezone.now()
+
+    def save(self, *args, **kwargs) -> None:
+        self.derive_keys()
         super().save(*args, **kwargs)
 
     def can_receive(self, channel: str) -> bool:
@@ -224,6 +236,11 @@ class PersonalLink(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} link for patient {self.patient_id}"
+
+    def clean(self) -> None:
+        # The constraint compares with created_at, which a new row does not have yet.
+        if self.expires_at and self.expires_at <= (self.created_at or timezone.now()):
+            raise ValidationError({"expires_at": "A link must expire after it is created."})
 
     @staticmethod
     def hash_token(token: str) -> str:

@@ -403,7 +403,9 @@ class TreatmentSession(BaseModel):
     lot = models.ForeignKey(ProductLot, on_delete=models.PROTECT, related_name="sessions")
     units_used = models.PositiveSmallIntegerField(default=1)
     volume_ml = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    screening = models.JSONField(default=dict, help_text="Answers and findings at screening.")
+    screening = models.JSONField(
+        default=dict, blank=True, help_text="Answers and findings at screening."
+    )
     screening_override_reason = models.TextField(blank=True)
     warnings_acknowledged = models.BooleanField(default=False)
     aftercare_given = models.BooleanField(default=True)
@@ -450,7 +452,11 @@ class TreatmentSession(BaseModel):
             ),
             models.CheckConstraint(
                 condition=~Q(delivery_method="microneedling")
-                | Q(needle_depth_mm__gte=Decimal("0.1"), needle_depth_mm__lte=Decimal("3.0")),
+                | Q(
+                    needle_depth_mm__isnull=False,
+                    needle_depth_mm__gte=Decimal("0.1"),
+                    needle_depth_mm__lte=Decimal("3.0"),
+                ),
                 name="session_microneedling_depth",
                 violation_error_message="Microneedling needs a needle depth of 0.1 to 3.0 mm.",
             ),

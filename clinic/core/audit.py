@@ -51,6 +51,12 @@ class AuditedQuerySet(ScopedQuerySet):
             history = _history_manager(self.model)
             if history is not None and objs:
                 fresh = list(self.model._base_manager.filter(pk__in=[o.pk for o in objs]))
+                # Carry an explicit acting user (and reason) from the objects passed in.
+                passed = {o.pk: o for o in objs}
+                for row in fresh:
+                    for attr in ("_history_user", "_change_reason"):
+                        if hasattr(passed[row.pk], attr):
+                            setattr(row, attr, getattr(passed[row.pk], attr))
                 history.bulk_history_create(fresh, update=True)
         return count
 

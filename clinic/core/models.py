@@ -80,6 +80,16 @@ class BaseModel(models.Model):
     class Meta:
         abstract = True
 
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        if getattr(self, "never_delete", False):
+            from .exceptions import RuleViolation
+
+            raise RuleViolation(
+                f"{self._meta.verbose_name_plural} are clinical records and are never "
+                "deleted; mark them entered in error instead."
+            )
+        return super().delete(*args, **kwargs)
+
 
 class User(AbstractUser):
     """A staff member. Patients never have accounts."""

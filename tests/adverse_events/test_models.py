@@ -264,12 +264,6 @@ def test_it_accepts_an_onset_of_today() -> None:
     _report_of("redness", onset_date=timezone.localdate()).full_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MODEL BUG: ReactionReport.clean() compares onset_date with timezone.localdate(), the "
-    "ACTIVE time zone (UTC outside a request), not the clinic's: between 00:00 and 09:00 in "
-    "Seoul a patient's 'today' is refused as a future date.",
-)
 def test_it_accepts_an_onset_of_today_in_the_clinics_time_zone() -> None:
     seoul = ZoneInfo("Asia/Seoul")
     with time_machine.travel(datetime(2025, 3, 10, 1, 30, tzinfo=seoul), tick=False):

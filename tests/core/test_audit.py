@@ -203,11 +203,6 @@ def test_without_a_request_or_explicit_user_history_names_nobody() -> None:
     assert latest_history(patient).history_user is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT BUG: AuditedQuerySet.bulk_update() writes history from rows it re-reads, so "
-    "`_history_user` set on the objects passed in is lost (the request user still works).",
-)
 def test_an_explicit_history_user_is_recorded_for_bulk_update() -> None:
     user = UserFactory()
     patient = PatientFactory()
@@ -249,12 +244,6 @@ def test_queryset_delete_of_a_clinical_record_is_refused_and_deletes_nothing(
     assert model.objects.count() == count
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT BUG: never_delete is enforced only in AuditedQuerySet.delete(); "
-    "Model.delete() on an instance (as the admin delete view does) goes through the Collector and "
-    "hard-deletes the row.",
-)
 def test_deleting_a_single_patient_is_refused() -> None:
     patient = PatientFactory()
     with pytest.raises(RuleViolation):

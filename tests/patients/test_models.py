@@ -178,12 +178,6 @@ def test_it_accepts_an_sms_patient_without_email() -> None:
     assert patient.phone_key == "821012345678"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MODEL BUG: link_expires_after_creation compares with created_at, which is None "
-    "until the first save, so validation cannot refuse a NEW link that is already expired; "
-    "only the database does.",
-)
 def test_full_clean_refuses_a_new_link_that_is_already_expired() -> None:
     link = PersonalLinkFactory.build(
         patient=PatientFactory(), expires_at=timezone.now() - timedelta(days=1)

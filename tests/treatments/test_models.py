@@ -307,12 +307,6 @@ def test_it_accepts_a_laser_session_without_a_needle_depth() -> None:
     TreatmentSessionFactory(laser=True).full_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MODEL BUG: session_microneedling_depth is `needle_depth_mm BETWEEN 0.1 AND 3.0`, "
-    "which is NULL (so passes) when the depth is missing; it needs needle_depth_mm IS NOT NULL "
-    "for microneedling, as its message says.",
-)
 def test_it_refuses_a_microneedling_session_without_a_needle_depth() -> None:
     session = TreatmentSessionFactory()
     session.needle_depth_mm = None
