@@ -24,14 +24,14 @@ app.conf.beat_schedule = {
     },
     # Turns due check-ins into outbox messages, reminds unanswered ones once after 24 h, and
     # hands still-unanswered ones to the front desk as calls.
-    "checkins-sweep-every-minute": {
+    "checkins-sweep": {
         "task": "treatments.tasks.checkins_sweep",
-        "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60")),
+        "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30")),
     },
     # Delivers every message that is due: returns expired leases, applies the 48 h catch-up
     # policy, claims due rows in batches and hands each batch to one delivery task.
-    "outbox-sweep-every-minute": {
+    "outbox-sweep": {
         "task": "patients.tasks.outbox_sweep",
-        "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60")),
+        "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30")),
     },
 }

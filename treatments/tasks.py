@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from clinic.core.tasks import heartbeat
+from patients.tasks import outbox_sweep
 
 from . import checkins
 
@@ -20,5 +21,8 @@ from . import checkins
 def checkins_sweep() -> dict[str, int]:
     queued = checkins.checkins_dispatch_due()
     reminders, calls = checkins.checkins_follow_up()
+    if queued or reminders:
+        # The messages are due now: deliver them without waiting for the outbox's own beat.
+        outbox_sweep.delay()
     heartbeat("checkins_sweep")
     return {"queued": queued, "reminders": reminders, "calls": calls}
