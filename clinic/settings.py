@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "rest_framework",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -280,6 +281,9 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="patients.sms.ConsoleSMSBackend")
 SMS_PROVIDER_URL = env.str("SMS_PROVIDER_URL", default="")
 SMS_PROVIDER_TOKEN = env.str("SMS_PROVIDER_TOKEN", default="")
 SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="CLINIC")
+# How long a claimed outbox batch is held before the sweeper gives it to another worker
+# (patients/outbox.py). Fault tests shorten it to watch recovery after a crash.
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=120)
 # Shared secret the email provider signs bounce webhooks with (patients/webhooks.py).
 EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -312,21 +316,29 @@ CELERY_TIMEZONE = "UTC"
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated call answers 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "clinic.api.pagination.ClinicCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "clinic.api.errors.api_exception_handler",
 }
+# API tokens (clinic/api/auth.py): hashed by knox, 30 days, no silent renewal.
+REST_KNOX = {"TOKEN_TTL": timedelta(days=30), "AUTO_REFRESH": False, "TOKEN_LIMIT_PER_USER": 20}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic exosome treatment tracker API",
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["clinic.core.access.IsVerifiedStaff"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- logging: no patient data; record ids only ---------------------------------------------

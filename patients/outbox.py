@@ -8,12 +8,16 @@ Life of a message (the database is the schedule):
        +--lease expired---+
     pending, more than CATCH_UP_LIMIT overdue --> missed + call task (patient messages)
 
-`outbox_claim_due` gives a batch of due rows one claim token and a lease and commits;
-`outbox_deliver` compares-and-sets on that token before and after sending, so a row whose
-lease expired and was re-claimed elsewhere is never marked twice. A send that the provider
-accepted but whose commit was lost (a kill at the wrong instant) is re-sent after the lease
-and flagged `duplicate_suspected`; the provider's idempotency key (the message's uuid) lets
-providers that honour it drop the repeat.
+`outbox_claim_due` gives a batch of due rows one claim token and a lease and commits; the
+delivery task renews the lease when it starts (`outbox_lease_renew`), so time spent waiting in
+the broker's queue does not eat into it. `outbox_deliver` compares-and-sets on that token
+before and after sending and never starts a send on an expired lease, so a row whose lease
+expired and was re-claimed elsewhere is never marked twice. A send that the provider accepted
+but whose commit was lost (a kill at the wrong instant) is re-sent after the lease and flagged
+`duplicate_suspected`: when an expired claim is released, its first unfinished row is the only
+one that can have been in flight (a batch sends its rows in order), and a retried or
+redelivered batch flags its first unfinished row the same way. The provider's idempotency key
+(the message's uuid) lets providers that honour it drop the repeat.
 
 Apps above this floor register a renderer per message kind (`register_renderer`) to build
 subject and body at delivery time (link-bearing messages mint their link then, so the plain
@@ -49,6 +53,9 @@ from .sms import PermanentDeliveryError, TransientDeliveryError, get_sms_backend
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=getattr(settings, "OUTBOX_LEASE_SECONDS", 120))
+# The order a batch is claimed and delivered in; the first unfinished row of a dead batch is
+# the one that may have reached the provider.
+BATCH_ORDER = ("due_at", "pk")
 MAX_ATTEMPTS = 5
 CATCH_UP_LIMIT = timedelta(hours=48)
 BATCH_SIZE = 50
@@ -226,11 +233,43 @@ class Claim:
 
 
 def outbox_release_expired_leases(*, now: datetime | None = None) -> int:
-    """Claimed rows whose lease ran out go back to the queue (their worker died)."""
+    """Claimed rows whose lease ran out go back to the queue (their worker died).
+
+    A batch sends its rows in order and commits each as it goes, so of a dead batch only its
+    first unfinished row can have reached the provider without being marked sent: that row is
+    flagged `duplicate_suspected` before it is sent again (a batch that never started costs
+    one needless flag)."""
     now = now or timezone.now()
+    with transaction.atomic():
+        expired = list(
+            OutboxMessage.objects.filter(state=MessageState.CLAIMED, lease_expires_at__lt=now)
+            .select_for_update()
+            .order_by(*BATCH_ORDER)
+            .values_list("pk", "claim_token")
+        )
+        if not expired:
+            return 0
+        first_per_claim: dict[uuid.UUID, int] = {}
+        for pk, token in expired:
+            first_per_claim.setdefault(token, pk)
+        OutboxMessage.objects.filter(pk__in=first_per_claim.values()).update(
+            duplicate_suspected=True
+        )
+        return OutboxMessage.objects.filter(
+            pk__in=[pk for pk, _ in expired], state=MessageState.CLAIMED
+        ).update(state=MessageState.PENDING, claim_token=None, lease_expires_at=None)
+
+
+def outbox_lease_renew(*, claim_token: uuid.UUID | str, lease: timedelta = LEASE) -> int:
+    """A delivery task starting on its batch: the lease counts from now, not from the claim
+    (time in the broker's queue is not delivery time). Rows whose lease already ran out are
+    not renewed: the sweeper may hand them to someone else. Returns the rows still ours."""
+    now = timezone.now()
     return OutboxMessage.objects.filter(
-        state=MessageState.CLAIMED, lease_expires_at__lt=now
-    ).update(state=MessageState.PENDING, claim_token=None, lease_expires_at=None)
+        claim_token=uuid.UUID(str(claim_token)),
+        state=MessageState.CLAIMED,
+        lease_expires_at__gt=now,
+    ).update(lease_expires_at=now + lease)
 
 
 def outbox_mark_missed(*, now: datetime | None = None) -> int:
@@ -292,7 +331,11 @@ def outbox_claim_due(
         OutboxMessage.objects.filter(pk__in=ids, state=MessageState.PENDING).update(
             **claimed_fields
         )
-        claimed = list(OutboxMessage.objects.filter(claim_token=token).values_list("pk", flat=True))
+        claimed = list(
+            OutboxMessage.objects.filter(claim_token=token)
+            .order_by(*BATCH_ORDER)
+            .values_list("pk", flat=True)
+        )
     return Claim(token=token, message_ids=claimed) if claimed else None
 
 
@@ -321,12 +364,22 @@ def _send(message: OutboxMessage, rendered: Rendered) -> str:
     return message_id
 
 
-def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
-    """Deliver one claimed message if we still hold its claim. Returns the resulting state
-    ("skipped" when the claim was lost or the row is gone: safe to call twice)."""
+def outbox_deliver(
+    *, message_id: int, claim_token: uuid.UUID | str, repeat_suspected: bool = False
+) -> str:
+    """Deliver one claimed message if we still hold its claim and its lease. Returns the
+    resulting state ("skipped" when the claim or lease was lost or the row is gone: safe to
+    call twice). `repeat_suspected`: an earlier run of this batch may already have sent it."""
     token = uuid.UUID(str(claim_token))
     message = (
-        OutboxMessage.objects.filter(pk=message_id, claim_token=token, state=MessageState.CLAIMED)
+        OutboxMessage.objects.filter(
+            pk=message_id,
+            claim_token=token,
+            state=MessageState.CLAIMED,
+            # Never start a send on an expired lease: the sweeper may give the row to
+            # another worker at any moment, and both would send it.
+            lease_expires_at__gt=timezone.now(),
+        )
         .select_related("patient")
         .first()
     )
@@ -354,6 +407,7 @@ def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
             claim_token=None,
             lease_expires_at=None,
             last_error="",
+            **({"duplicate_suspected": True} if repeat_suspected else {}),
         )
         if not won:
             # Our lease ran out while sending and someone else holds the row now: the
