@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -328,3 +329,111 @@ def _answer_checkin(*, checkin: CheckIn, with_reactions: bool) -> None:
         state=new_state,
         answered_at=current.answered_at if current.state in ANSWERED_STATES else timezone.now(),
     )
+
+
+# --- staff: acknowledging alarms and assessing reports (the dashboard and triage page) -------
+
+
+@transaction.atomic
+def alarm_acknowledge(*, alarm: Alarm, user: Any, note: str = "") -> Alarm:
+    """Record who acknowledged a red-flag alarm and when, exactly once.
+
+    The row is locked first, so two clinicians pressing the button together give one
+    acknowledgement; the second is told who was first.
+    """
+    current = Alarm.objects.select_for_update().select_related("acknowledged_by").get(pk=alarm.pk)
+    if current.acknowledged_at is not None:
+        raise Conflict(
+            f"Already acknowledged by {current.acknowledged_by} "
+            f"at {timezone.localtime(current.acknowledged_at):%H:%M}.",
+            field="note",
+        )
+    current.acknowledged_by = user
+    current.acknowledged_at = timezone.now()
+    current.acknowledgement_note = note.strip()
+    current._history_user = user  # type: ignore[attr-defined]
+    current.full_clean()
+    current.save()
+    return current
+
+
+# Triage moves forward only: new -> reviewed -> closed (closing straight from new is allowed
+# when everything closing needs is there).
+TRIAGE_ORDER = {TriageStatus.NEW: 0, TriageStatus.REVIEWED: 1, TriageStatus.CLOSED: 2}
+SERIOUSNESS_FIELDS = (
+    "serious_death",
+    "serious_life_threatening",
+    "serious_hospitalisation",
+    "serious_disability",
+    "serious_medically_important",
+)
+
+
+@transaction.atomic
+def assessment_record(
+    *,
+    report: ReactionReport,
+    user: Any,
+    triage_status: str,
+    severity_grade: int | None,
+    outcome: str = "",
+    causality: str = "",
+    action_taken: str = "",
+    notes: str = "",
+    serious_death: bool = False,
+    serious_life_threatening: bool = False,
+    serious_hospitalisation: bool = False,
+    serious_disability: bool = False,
+    serious_medically_important: bool = False,
+) -> Assessment:
+    """Record the practitioner's assessment beside a report (the report itself is untouched).
+
+    Rules are checked here, field by field, before the database constraints would refuse the
+    row, so the page can show each error next to its field. Every save is kept in the
+    assessment's history with the acting user.
+    """
+    assessment, _ = Assessment.objects.select_for_update().get_or_create(report=report)
+    if triage_status not in TRIAGE_ORDER:
+        raise RuleViolation("Choose new, reviewed or closed.", field="triage_status")
+    moving_to, now_at = TriageStatus(triage_status), TriageStatus(assessment.triage_status)
+    if TRIAGE_ORDER[moving_to] < TRIAGE_ORDER[now_at]:
+        raise RuleViolation(
+            f"This report is already {assessment.get_triage_status_display().lower()}; "
+            "triage only moves forward.",
+            field="triage_status",
+        )
+    if triage_status != TriageStatus.NEW and severity_grade is None:
+        raise RuleViolation("A reviewed report needs a severity grade.", field="severity_grade")
+    if triage_status == TriageStatus.CLOSED:
+        if not outcome:
+            raise RuleViolation("Closing a report needs its outcome.", field="outcome")
+        if not causality:
+            raise RuleViolation("Closing a report needs its causality.", field="causality")
+    if outcome == "fatal" and not serious_death:
+        raise RuleViolation(
+            "A fatal outcome is a serious event: tick 'resulted in death'.", field="serious_death"
+        )
+
+    assessment.triage_status = triage_status
+    assessment.severity_grade = severity_grade
+    assessment.outcome = outcome
+    assessment.causality = causality
+    assessment.action_taken = action_taken.strip()
+    assessment.notes = notes.strip()
+    assessment.serious_death = serious_death
+    assessment.serious_life_threatening = serious_life_threatening
+    assessment.serious_hospitalisation = serious_hospitalisation
+    assessment.serious_disability = serious_disability
+    assessment.serious_medically_important = serious_medically_important
+    if triage_status != TriageStatus.NEW or severity_grade is not None:
+        assessment.assessed_by = user
+        assessment.assessed_at = timezone.now()
+    assessment._history_user = user  # type: ignore[attr-defined]
+    try:
+        assessment.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise RuleViolation(messages[0], field=None if field == "__all__" else field) from exc
+    assessment.save()
+    return assessment
+

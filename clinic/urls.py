@@ -20,4 +20,5 @@ urlpatterns = [
     path("hooks/", include("patients.webhooks")),
     path("r/", include("adverse_events.urls")),
     path("photos/", include(photo_urlpatterns)),
+    path("", include("clinic.urls_triage")),
 ]

@@ -8,11 +8,32 @@ from clinic.core.access import staff_required
 from clinic.core.models import Membership
 from clinic.health import delivery_health
 
+from . import dashboard as board
+from .forms_triage import AcknowledgeForm
+
 
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    memberships = Membership.objects.active().filter(user=request.user).select_related("clinic")
-    return render(request, "clinic/dashboard.html", {"memberships": memberships})
+    """One page, panels by role. The front desk's panels never read clinical models."""
+    user = request.user
+    roles = board.dashboard_roles(user)
+    context: dict = {"roles": roles, "ack_form": AcknowledgeForm()}
+    if roles.clinical:
+        context |= {
+            "alarms": board.panel(board.alarms_unacknowledged(user=user)),
+            "to_triage": board.panel(board.reports_to_triage(user=user)),
+            "prolonged": board.panel(board.reactions_prolonged(user=user)),
+            "sessions": board.panel(board.sessions_today(user=user)),
+            "response": board.checkin_response_rate(user=user),
+            "signals": board.panel(board.lots_with_open_signals(user=user)),
+        }
+    if roles.front_desk:
+        context |= {
+            "appointments": board.panel(board.appointments_today(user=user)),
+            "calls": board.panel(board.calls_open(user=user)),
+            "to_book": board.panel(board.series_to_book(user=user)),
+        }
+    return render(request, "clinic/dashboard.html", context)
 
 
 @never_cache

@@ -218,3 +218,20 @@ def _report_photo(world: MatrixWorld) -> dict[str, Any]:
         photo=photo_prepare(SimpleUploadedFile("p.jpg", jpeg.getvalue())),
     ).submission
     return {"uuid": submission.photos.get().uuid}
+
+
+# --- dashboard and triage (issue 9) ---------------------------------------------------------
+
+
+@url_kwargs("triage:alarm_acknowledge")
+def _triage_alarm(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import AlarmFactory
+
+    return {"uuid": AlarmFactory(clinic=world.clinic_a).uuid}
+
+
+@url_kwargs("triage:report")
+def _triage_report(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import AssessmentFactory
+
+    return {"uuid": AssessmentFactory(report__clinic=world.clinic_a).report.uuid}

@@ -1,0 +1,308 @@
+"""Selectors behind the staff dashboard, one per panel.
+
+Each panel costs a fixed number of queries whatever the data volume (pinned by tests): lists
+are sliced, counts are aggregates, and "today" is a time window per clinic computed in Python
+from the clinic's time zone (the user belongs to a handful of clinics, never thousands).
+Every read goes through `visible_to(user)`, so the front desk gets no rows from clinical
+models (alarms, reactions, assessments, signals) even if a template asked for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, DateField, F, Func, Q, QuerySet
+from django.utils import timezone
+
+from adverse_events.models import (
+    Alarm,
+    LotSignal,
+    ReactionReport,
+    SignalStatus,
+    TriageStatus,
+)
+from clinic.core.models import CLINICAL_ROLES, Clinic, Membership, Role
+from patients.models import CallTask
+from patients.selectors import call_tasks_open
+from treatments.models import (
+    LIVE_APPOINTMENT_STATUSES,
+    Appointment,
+    CheckIn,
+    CheckInState,
+    SeriesStatus,
+    SessionStatus,
+    TreatmentSeries,
+    TreatmentSession,
+)
+
+PANEL_LIMIT = 20
+RESPONSE_WINDOW_DAYS = 30
+
+# A check-in counts in the response rate once it has gone out: sent, reminded, answered or
+# missed. Scheduled/queued ones have not been asked yet; failed/cancelled never reached anyone.
+ASKED_STATES = (
+    CheckInState.SENT,
+    CheckInState.REMINDED,
+    CheckInState.ANSWERED_FINE,
+    CheckInState.ANSWERED_REACTIONS,
+    CheckInState.MISSED,
+)
+ANSWERED = (CheckInState.ANSWERED_FINE, CheckInState.ANSWERED_REACTIONS)
+
+
+class AddDays(Func):
+    """`date + n days` in SQL, for PostgreSQL (date + integer) and SQLite (date modifier)."""
+
+    output_field = DateField()
+    arity = 2
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(%(expressions)s)", arg_joiner=" + ")
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="date(%(expressions)s || ' days')",
+            arg_joiner=", '+' || ",
+        )
+
+
+@dataclass(frozen=True)
+class Roles:
+    clinical: bool
+    front_desk: bool
+
+
+def dashboard_roles(user: Any) -> Roles:
+    roles = set(Membership.objects.active().filter(user=user).values_list("role", flat=True))
+    return Roles(clinical=bool(roles & CLINICAL_ROLES), front_desk=Role.FRONT_DESK in roles)
+
+
+def today_windows(*, user: Any, roles: frozenset[str] | None = None) -> list[tuple[int, Any, Any]]:
+    """(clinic id, start, end) of today in each of the user's clinics, in their time zones."""
+    clinics = Clinic.objects.filter(pk__in=Membership.clinic_ids_for(user, roles)).only(
+        "pk", "time_zone"
+    )
+    now = timezone.now()
+    windows = []
+    for clinic in clinics:
+        zone = ZoneInfo(clinic.time_zone)
+        day = now.astimezone(zone).date()
+        start = datetime.combine(day, time.min, tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+        windows.append((clinic.pk, start, end))
+    return windows
+
+
+def _in_windows(windows: list[tuple[int, Any, Any]], field: str) -> Q:
+    q = Q(pk__in=[])
+    for clinic_id, start, end in windows:
+        q |= Q(clinic_id=clinic_id, **{f"{field}__gte": start, f"{field}__lt": end})
+    return q
+
+
+# --- practitioner and safety lead ----------------------------------------------------------
+
+
+def alarms_unacknowledged(*, user: Any) -> QuerySet[Alarm]:
+    """Red-flag alarms nobody has acknowledged yet, oldest first (they wait longest)."""
+    return (
+        Alarm.objects.visible_to(user)
+        .filter(acknowledged_at__isnull=True)
+        .select_related("patient", "clinic", "submission__session")
+        .order_by("raised_at")
+    )
+
+
+def reports_to_triage(*, user: Any) -> QuerySet[ReactionReport]:
+    """Reports whose assessment is still new (or missing), oldest first."""
+    return (
+        ReactionReport.objects.visible_to(user)
+        .filter(Q(assessment__isnull=True) | Q(assessment__triage_status=TriageStatus.NEW))
+        .select_related("patient", "term", "session", "assessment")
+        .order_by("created_at")
+    )
+
+
+def reactions_prolonged(*, user: Any) -> QuerySet[ReactionReport]:
+    """Still-ongoing reactions past their term's usual course (onset + course < today)."""
+    today = timezone.localdate()
+    return (
+        ReactionReport.objects.visible_to(user)
+        .filter(ongoing=True, term__usual_course_days__isnull=False)
+        .annotate(expected_end=AddDays(F("onset_date"), F("term__usual_course_days")))
+        .filter(expected_end__lt=today)
+        .select_related("patient", "term", "session")
+        .order_by("onset_date")
+    )
+
+
+def sessions_today(*, user: Any) -> QuerySet[TreatmentSession]:
+    windows = today_windows(user=user, roles=CLINICAL_ROLES)
+    return (
+        TreatmentSession.objects.visible_to(user, CLINICAL_ROLES)
+        .filter(_in_windows(windows, "performed_at"))
+        .exclude(status=SessionStatus.ENTERED_IN_ERROR)
+        .select_related("patient", "practitioner", "lot__product")
+        .order_by("performed_at")
+    )
+
+
+@dataclass(frozen=True)
+class ResponseRate:
+    asked: int
+    answered: int
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.answered / self.asked) if self.asked else None
+
+
+def checkin_response_rate(*, user: Any, days: int = RESPONSE_WINDOW_DAYS) -> ResponseRate:
+    """Check-ins sent in the last `days` days and how many of them were answered (one query)."""
+    since = timezone.now() - timedelta(days=days)
+    totals = (
+        CheckIn.objects.visible_to(user, CLINICAL_ROLES)
+        .filter(state__in=ASKED_STATES, sent_at__gte=since)
+        .aggregate(asked=Count("pk"), answered=Count("pk", filter=Q(state__in=ANSWERED)))
+    )
+    return ResponseRate(asked=totals["asked"], answered=totals["answered"])
+
+
+def lots_with_open_signals(*, user: Any) -> QuerySet[LotSignal]:
+    return (
+        LotSignal.objects.visible_to(user)
+        .filter(status__in=(SignalStatus.NEW, SignalStatus.UNDER_REVIEW))
+        .select_related("lot__product", "term")
+        .order_by("-created_at")
+    )
+
+
+# --- front desk ----------------------------------------------------------------------------
+
+
+def appointments_today(*, user: Any) -> QuerySet[Appointment]:
+    windows = today_windows(user=user)
+    return (
+        Appointment.objects.visible_to(user)
+        .filter(_in_windows(windows, "starts_at"))
+        .select_related("patient", "practitioner")
+        .order_by("starts_at")
+    )
+
+
+def calls_open(*, user: Any) -> QuerySet[CallTask]:
+    return call_tasks_open(user=user)
+
+
+def series_to_book(*, user: Any) -> QuerySet[TreatmentSeries]:
+    """Active series with fewer live appointments than sessions planned."""
+    return (
+        TreatmentSeries.objects.visible_to(user)
+        .filter(status=SeriesStatus.ACTIVE)
+        .annotate(
+            live=Count("appointments", filter=Q(appointments__status__in=LIVE_APPOINTMENT_STATUSES))
+        )
+        .filter(live__lt=F("sessions_planned"))
+        .select_related("patient")
+        .order_by("created_at")
+    )
+
+
+@dataclass
+class Panel:
+    """A list panel: the first rows and how many there are in all (two queries)."""
+
+    rows: list[Any]
+    total: int
+
+
+def panel(queryset: QuerySet, limit: int = PANEL_LIMIT) -> Panel:
+    # Always count, so the number of queries does not depend on how many rows there are.
+    return Panel(rows=list(queryset[:limit]), total=queryset.count())
+
+
+# --- triage page and the reactions list -----------------------------------------------------
+
+
+@dataclass
+class TriageContext:
+    report: ReactionReport
+    assessment: Any
+    same_submission: list[ReactionReport]
+    earlier: list[ReactionReport]
+    photos: list[Any]
+    history: list[Any]
+
+
+def reports_for_clinicians(*, user: Any) -> QuerySet[ReactionReport]:
+    return ReactionReport.objects.visible_to(user, CLINICAL_ROLES).select_related(
+        "patient",
+        "clinic",
+        "term",
+        "submission",
+        "session__practitioner",
+        "session__lot__product",
+        "assessment__assessed_by",
+    )
+
+
+def triage_context(*, report: ReactionReport, user: Any) -> TriageContext:
+    """Everything the triage page shows about one report. Opening it is recorded."""
+    from adverse_events.models import Assessment
+    from patients.models import PatientAccess
+
+    PatientAccess.objects.create(patient_id=report.patient_id, user=user, action="triage_view")
+    assessment = getattr(report, "assessment", None) or Assessment(report=report)
+    siblings = list(
+        ReactionReport.objects.filter(submission_id=report.submission_id)
+        .select_related("term")
+        .order_by("pk")
+    )
+    earlier = list(
+        ReactionReport.objects.filter(
+            patient_id=report.patient_id, created_at__lt=report.created_at
+        )
+        .exclude(submission_id=report.submission_id)
+        .select_related("term", "session", "assessment")
+        .order_by("-created_at")[:PANEL_LIMIT]
+    )
+    photos = list(report.submission.photos.order_by("created_at"))
+    history = (
+        list(assessment.history.select_related("history_user").order_by("-history_date"))
+        if assessment.pk
+        else []
+    )
+    return TriageContext(
+        report=report,
+        assessment=assessment,
+        same_submission=siblings,
+        earlier=earlier,
+        photos=photos,
+        history=history,
+    )
+
+
+def reactions_filtered(*, user: Any, filters: dict[str, Any]) -> QuerySet[ReactionReport]:
+    """The reactions list: every filter is optional; none carries patient data."""
+    qs = reports_for_clinicians(user=user)
+    lookups = {
+        "clinic": "clinic",
+        "practitioner": "session__practitioner",
+        "product": "session__lot__product",
+        "lot": "session__lot",
+        "term": "term",
+        "severity": "assessment__severity_grade",
+        "delivery_method": "session__delivery_method",
+        "onset_from": "onset_date__gte",
+        "onset_to": "onset_date__lte",
+    }
+    for name, lookup in lookups.items():
+        value = filters.get(name)
+        if value not in (None, ""):
+            qs = qs.filter(**{lookup: value})
+    return qs.order_by("-onset_date", "-created_at")

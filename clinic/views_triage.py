@@ -1,0 +1,185 @@
+"""Clinical pages behind the dashboard (namespace `triage`): acknowledge a red-flag alarm,
+triage one reaction report, the filtered reactions list and its streamed CSV export.
+
+Practitioners and safety leads only: the front desk gets 403, another clinic's row 404.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from adverse_events.models import Alarm, ReactionReport
+from adverse_events.services import alarm_acknowledge, assessment_record
+from clinic.core.access import scoped, staff_required
+from clinic.core.exceptions import ClinicError
+from clinic.core.models import CLINICAL_ROLES
+
+from .dashboard import reactions_filtered, reports_for_clinicians, triage_context
+from .forms import show_error
+from .forms_triage import AcknowledgeForm, AssessmentForm, ReactionFilterForm
+
+clinical = staff_required(roles=CLINICAL_ROLES)
+LIST_LIMIT = 100
+
+
+@require_POST
+@clinical
+def acknowledge(request: HttpRequest, uuid: Any) -> HttpResponse:
+    alarm = get_object_or_404(scoped(Alarm.objects.all(), request.user, CLINICAL_ROLES), uuid=uuid)
+    form = AcknowledgeForm(request.POST)
+    if form.is_valid():
+        try:
+            alarm_acknowledge(alarm=alarm, user=request.user, note=form.cleaned_data["note"])
+        except ClinicError as error:
+            messages.warning(request, error.message)
+        else:
+            messages.success(request, "Alarm acknowledged.")
+    else:
+        messages.error(request, "The note is too long (1,000 characters at most).")
+    return redirect("dashboard")
+
+
+def _report(request: HttpRequest, uuid: Any) -> ReactionReport:
+    return get_object_or_404(reports_for_clinicians(user=request.user), uuid=uuid)
+
+
+def _initial(assessment: Any) -> dict[str, Any]:
+    fields = AssessmentForm.base_fields
+    return {name: getattr(assessment, name) for name in fields}
+
+
+@clinical
+def triage(request: HttpRequest, uuid: Any) -> HttpResponse:
+    report = _report(request, uuid)
+    context = triage_context(report=report, user=request.user)
+    status = 200
+    if request.method == "POST":
+        form = AssessmentForm(request.POST)
+        if form.is_valid():
+            try:
+                assessment_record(report=report, user=request.user, **form.cleaned_data)
+            except ClinicError as error:
+                show_error(form, error)
+            else:
+                messages.success(request, "Assessment recorded.")
+                return redirect("triage:report", uuid=report.uuid)
+        status = 400
+    else:
+        form = AssessmentForm(initial=_initial(context.assessment))
+    return render(
+        request,
+        "clinic/triage.html",
+        {"ctx": context, "report": report, "form": form},
+        status=status,
+    )
+
+
+def _filters(request: HttpRequest) -> tuple[ReactionFilterForm, dict[str, Any]]:
+    form = ReactionFilterForm(request.GET or None, user=request.user)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data
+    if form.is_bound:
+        form.mark_invalid_fields()
+    return form, {}
+
+
+@clinical
+def reactions(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    invalid = form.is_bound and not form.is_valid()
+    reports = reactions_filtered(user=request.user, filters=filters)
+    rows = [] if invalid else list(reports[:LIST_LIMIT])
+    total = 0 if invalid else reports.count()
+    return render(
+        request,
+        "clinic/triage_list.html",
+        {"form": form, "rows": rows, "total": total, "limit": LIST_LIMIT, "invalid": invalid},
+        status=400 if invalid else 200,
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_HEADER = [
+    "report",
+    "clinic",
+    "onset",
+    "reaction",
+    "described as",
+    "ongoing",
+    "ended",
+    "patient severity",
+    "grade",
+    "triage",
+    "outcome",
+    "causality",
+    "practitioner",
+    "session date",
+    "delivery method",
+    "product",
+    "lot",
+    "source",
+]
+
+
+def _csv_rows(reports: Any) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    for r in reports.iterator(chunk_size=500):
+        a = getattr(r, "assessment", None)
+        yield writer.writerow(
+            [
+                r.uuid,
+                r.clinic.name,
+                r.onset_date.isoformat(),
+                r.term.name,
+                _safe(r.other_text),
+                "yes" if r.ongoing else "no",
+                r.ended_on.isoformat() if r.ended_on else "",
+                r.get_patient_severity_display(),
+                a.severity_grade if a and a.severity_grade else "",
+                a.triage_status if a else "new",
+                a.outcome if a else "",
+                a.causality if a else "",
+                r.session.practitioner.get_username(),
+                timezone.localtime(r.session.performed_at).date().isoformat(),
+                r.session.get_delivery_method_display(),
+                r.session.lot.product.name,
+                r.session.lot.lot_number,
+                r.get_source_display(),
+            ]
+        )
+
+
+def _safe(text: str) -> str:
+    # A cell starting with = + - @ is a formula in spreadsheets: neutralise it.
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+@clinical
+def reactions_csv(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    if form.is_bound and not form.is_valid():
+        return render(
+            request,
+            "clinic/triage_list.html",
+            {"form": form, "rows": [], "total": 0, "limit": LIST_LIMIT, "invalid": True},
+            status=400,
+        )
+    reports = reactions_filtered(user=request.user, filters=filters)
+    response = StreamingHttpResponse(_csv_rows(reports), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="reactions-{stamp}.csv"'
+    response["Cache-Control"] = "no-store, private"
+    return response
