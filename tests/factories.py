@@ -443,7 +443,6 @@ class TreatmentSessionFactory(ClinicRowFactory):
     needle_depth_mm = Decimal("0.50")
     treated_areas = factory.LazyFunction(lambda: [TreatedArea.CHEEKS.value])
     units_used = 1
-    # Non-empty: the field's default {} fails full_clean() (JSONField without blank=True).
     screening = factory.LazyFunction(lambda: {"contraindications": [], "warnings": []})
 
 
