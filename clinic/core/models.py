@@ -7,7 +7,7 @@ only what their role may. `ScopedQuerySet.visible_to(user)` is the one place tha
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import available_timezones
 
@@ -113,6 +113,14 @@ def _validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known IANA time zone.")
 
 
+def _parse_hhmm(value: object) -> time | None:
+    """'9:00' or '09:00' as a time; None for anything else (compared as times, not text)."""
+    try:
+        return datetime.strptime(str(value), "%H:%M").time()
+    except ValueError:
+        return None
+
+
 def default_opening_hours() -> dict[str, list[str]]:
     # ISO weekday (1 = Monday) -> [open, close] in local time; a missing day is closed.
     return {str(d): ["09:00", "18:00"] for d in range(1, 6)} | {"6": ["10:00", "14:00"]}
@@ -152,8 +160,14 @@ class Clinic(BaseModel):
             for day, span in hours.items():
                 if day not in {str(d) for d in range(1, 8)}:
                     errors["opening_hours"] = f"Unknown weekday {day!r}; use 1 (Monday) to 7."
-                elif not (isinstance(span, list) and len(span) == 2 and span[0] < span[1]):
-                    errors["opening_hours"] = f"Day {day}: give [open, close] with open first."
+                elif not (isinstance(span, list) and len(span) == 2):
+                    errors["opening_hours"] = f"Day {day}: give [open, close], e.g. 09:00, 18:00."
+                else:
+                    opens, closes = (_parse_hhmm(v) for v in span)
+                    if opens is None or closes is None:
+                        errors["opening_hours"] = f"Day {day}: times are HH:MM, e.g. 09:00."
+                    elif opens >= closes:
+                        errors["opening_hours"] = f"Day {day}: give [open, close] with open first."
         if errors:
             raise ValidationError(errors)
 

@@ -102,11 +102,21 @@ def test_every_named_constraint_has_a_refusal_test() -> None:
     [
         ({"8": ["09:00", "18:00"]}, "Unknown weekday '8'; use 1 (Monday) to 7."),
         ({"1": ["18:00", "09:00"]}, "Day 1: give [open, close] with open first."),
-        ({"1": ["09:00"]}, "Day 1: give [open, close] with open first."),
-        ({"1": "09:00-18:00"}, "Day 1: give [open, close] with open first."),
+        ({"1": ["09:00"]}, "Day 1: give [open, close], e.g. 09:00, 18:00."),
+        ({"1": "09:00-18:00"}, "Day 1: give [open, close], e.g. 09:00, 18:00."),
         (["09:00", "18:00"], "Opening hours must map ISO weekdays 1-7 to [open, close]."),
+        ({"1": ["aa", "bb"]}, "Day 1: times are HH:MM, e.g. 09:00."),
+        ({"1": ["10:00", "9:30"]}, "Day 1: give [open, close] with open first."),
     ],
-    ids=["unknown-weekday", "closes-before-opening", "no-closing-time", "not-a-pair", "not-a-map"],
+    ids=[
+        "unknown-weekday",
+        "closes-before-opening",
+        "no-closing-time",
+        "not-a-pair",
+        "not-a-map",
+        "not-times",
+        "compared-as-times-not-text",
+    ],
 )
 def test_it_refuses_opening_hours_that_do_not_make_sense(hours: object, message: str) -> None:
     clinic = ClinicFactory()
@@ -114,6 +124,12 @@ def test_it_refuses_opening_hours_that_do_not_make_sense(hours: object, message:
     with pytest.raises(ValidationError) as caught:
         clinic.full_clean()
     assert caught.value.message_dict["opening_hours"] == [message]
+
+
+def test_it_accepts_single_digit_hours() -> None:
+    clinic = ClinicFactory()
+    clinic.opening_hours = {"1": ["9:00", "18:00"]}
+    clinic.full_clean()
 
 
 def test_it_accepts_the_default_opening_hours_and_a_closed_sunday() -> None:
