@@ -288,6 +288,11 @@ OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=120)
 EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
+# --- cache ---------------------------------------------------------------------------------
+# Shared by all gunicorn workers in production (the patient form's rate limits count here):
+# CACHE_URL=redis://redis:6379/1. The default, per-process memory, suits the demo and tests.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # --- Celery --------------------------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
