@@ -9,6 +9,7 @@ then handed to the front desk as a call.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -64,19 +65,37 @@ def _as_time(value: time | str) -> time:
 def checkins_plan(*, session: TreatmentSession) -> list[CheckIn]:
     """Create one check-in per active plan step of the session's clinic (call inside the
     transaction that saves the session). Planning twice creates nothing new."""
-    clinic = session.clinic
-    steps = CheckInPlanStep.objects.filter(clinic=clinic, active=True).order_by("offset")
+    checkins_plan_many(sessions=[session])
+    return list(CheckIn.objects.filter(session=session).order_by("due_at"))
+
+
+def checkins_plan_many(*, sessions: Iterable[TreatmentSession], batch_size: int = 5000) -> int:
+    """Plan the check-ins of many sessions at once (an import, a backfill): one query for the
+    plans of their clinics, then one INSERT per `batch_size` rows. Planning twice creates
+    nothing new. Returns the number of rows offered (existing ones are skipped)."""
+    sessions = list(sessions)
+    clinic_ids = {s.clinic_id for s in sessions}
+    clinics = {c.pk: c for c in Clinic.objects.filter(pk__in=clinic_ids)}
+    steps: dict[int, list[CheckInPlanStep]] = {pk: [] for pk in clinic_ids}
+    for step in CheckInPlanStep.objects.filter(clinic_id__in=clinic_ids, active=True).order_by(
+        "offset"
+    ):
+        steps[step.clinic_id].append(step)
     rows = [
         CheckIn(
-            session=session,
+            session_id=session.pk,
             step_code=step.code,
             step_label=step.label,
-            due_at=outside_quiet_hours(session.performed_at + step.offset, clinic),
+            due_at=outside_quiet_hours(session.performed_at + step.offset, clinics[clinic_id]),
         )
-        for step in steps
+        for session in sessions
+        for clinic_id in (session.clinic_id,)
+        for step in steps[clinic_id]
     ]
-    CheckIn.objects.bulk_create(rows, ignore_conflicts=True)
-    return list(CheckIn.objects.filter(session=session).order_by("due_at"))
+    with transaction.atomic():
+        for start in range(0, len(rows), batch_size):
+            CheckIn.objects.bulk_create(rows[start : start + batch_size], ignore_conflicts=True)
+    return len(rows)
 
 
 def checkins_cancel_for_session(*, session: TreatmentSession) -> int:

@@ -281,7 +281,9 @@ class FaultWorld:
         self._all: list[subprocess.Popen] = []
 
     # processes
-    def start_worker(self, name: str = "w1", *, concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str = "w1", *, concurrency: int = 2, loglevel: str = "WARNING"
+    ) -> subprocess.Popen:
         process = start(
             [
                 str(VENV_BIN / "celery"),
@@ -293,7 +295,7 @@ class FaultWorld:
                 "--without-mingle",
                 "--without-gossip",
                 "--without-heartbeat",
-                "--loglevel=WARNING",
+                f"--loglevel={loglevel}",
                 "-n",
                 f"{name}-{self.db_name}@%h",
             ],
