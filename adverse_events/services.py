@@ -436,4 +436,3 @@ def assessment_record(
         raise RuleViolation(messages[0], field=None if field == "__all__" else field) from exc
     assessment.save()
     return assessment
-
