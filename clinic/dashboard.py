@@ -75,11 +75,22 @@ class AddDays(Func):
 class Roles:
     clinical: bool
     front_desk: bool
+    time_zone: str  # of the user's first clinic: the dashboard shows times in it
 
 
 def dashboard_roles(user: Any) -> Roles:
-    roles = set(Membership.objects.active().filter(user=user).values_list("role", flat=True))
-    return Roles(clinical=bool(roles & CLINICAL_ROLES), front_desk=Role.FRONT_DESK in roles)
+    rows = list(
+        Membership.objects.active()
+        .filter(user=user)
+        .order_by("clinic_id")
+        .values_list("role", "clinic__time_zone")
+    )
+    roles = {role for role, _ in rows}
+    return Roles(
+        clinical=bool(roles & CLINICAL_ROLES),
+        front_desk=Role.FRONT_DESK in roles,
+        time_zone=rows[0][1] if rows else "UTC",
+    )
 
 
 def today_windows(*, user: Any, roles: frozenset[str] | None = None) -> list[tuple[int, Any, Any]]:
