@@ -321,10 +321,11 @@ CELERY_TIMEZONE = "UTC"
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Token first: an unauthenticated call answers 401 with `WWW-Authenticate: Token`.
+    # The /api/v1/ views answer an unauthenticated call with 401 and `WWW-Authenticate: Token`
+    # (clinic.api.base.TokenChallengeMixin).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "clinic.api.pagination.ClinicCursorPagination",

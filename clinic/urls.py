@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from adverse_events.urls import photo_urlpatterns
+from clinic.api.urls import schema_urlpatterns
 
 from . import views
 
@@ -20,5 +21,7 @@ urlpatterns = [
     path("hooks/", include("patients.webhooks")),
     path("r/", include("adverse_events.urls")),
     path("photos/", include(photo_urlpatterns)),
+    path("api/v1/", include("clinic.api.urls", namespace="api")),
+    path("api/", include(schema_urlpatterns)),
     path("", include("clinic.urls_triage")),
 ]

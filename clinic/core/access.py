@@ -119,6 +119,13 @@ class ClinicScopedMixin(StaffRequiredMixin):
 # --- API -----------------------------------------------------------------------------------
 
 
+def _token_authenticated(request: Any) -> bool:
+    """An API token is issued only from a two-factor session, so it counts as verified."""
+    from knox.models import AuthToken
+
+    return isinstance(getattr(request, "auth", None), AuthToken)
+
+
 class IsVerifiedStaff(permissions.BasePermission):
     """Both factors in this session and an active membership (of `view.required_roles`)."""
 
@@ -126,7 +133,7 @@ class IsVerifiedStaff(permissions.BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
-        if not is_verified(user):
+        if not (is_verified(user) or _token_authenticated(request)):
             return False
         roles_for = getattr(view, "get_required_roles", None)
         roles = roles_for() if roles_for else getattr(view, "required_roles", None)

@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 SECURITY_MD = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 COLUMNS = ["practitioner", "front desk", "safety lead", "other clinic", "anonymous"]
-_CELL = re.compile(r"^(200|403|404|405|302(?:→|->)\s*[\w:.-]+)$")
+_CELL = re.compile(r"^(200|201|400|401|403|404|405|409|302(?:→|->)\s*[\w:.-]+)$")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def parse_matrix(text: str | None = None) -> list[Row]:
         name, method, *statuses = cells
         for cell in statuses:
             if not _CELL.match(cell):
-                raise ValueError(f"{name}: cell {cell!r} is not 200/403/404/405/302→name")
+                raise ValueError(f"{name}: cell {cell!r} is not a status code or 302→name")
         rows.append(Row(name, method.upper(), dict(zip(COLUMNS, statuses, strict=True))))
     names = [r.name for r in rows]
     duplicated = {n for n in names if names.count(n) > 1}

@@ -235,3 +235,64 @@ def _triage_report(world: MatrixWorld) -> dict[str, Any]:
     from tests.factories import AssessmentFactory
 
     return {"uuid": AssessmentFactory(report__clinic=world.clinic_a).report.uuid}
+
+
+# --- the REST API (issue 10) ----------------------------------------------------------------
+
+
+def _uuid_of(factory_name: str, **kwargs: Any) -> dict[str, Any]:
+    from tests import factories
+
+    return {"uuid": getattr(factories, factory_name)(**kwargs).uuid}
+
+
+@url_kwargs("api:patient-detail")
+def _api_patient(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("PatientFactory", clinic=world.clinic_a)
+
+
+@url_kwargs("api:appointment-detail")
+def _api_appointment(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("AppointmentFactory", clinic=world.clinic_a)
+
+
+@url_kwargs("api:series-detail")
+def _api_series(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("TreatmentSeriesFactory", clinic=world.clinic_a)
+
+
+@url_kwargs("api:product-detail")
+def _api_product(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("ProductFactory", clinic=world.clinic_a)
+
+
+@url_kwargs("api:lot-detail")
+def _api_lot(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("ProductLotFactory", product__clinic=world.clinic_a)
+
+
+@url_kwargs("api:reaction-term-detail")
+def _api_term(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("ReactionTermFactory")
+
+
+@url_kwargs("api:alarm-detail")
+@url_kwargs("api:alarm-acknowledge")
+def _api_alarm(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("AlarmFactory", clinic=world.clinic_a)
+
+
+@url_kwargs("api:session-detail")
+def _api_session(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": _sample_session(world).uuid}
+
+
+@url_kwargs("api:checkin-detail")
+def _api_checkin(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("CheckInFactory", session=_sample_session(world))
+
+
+@url_kwargs("api:reaction-detail")
+@url_kwargs("api:reaction-assess")
+def _api_reaction(world: MatrixWorld) -> dict[str, Any]:
+    return _uuid_of("ReactionReportFactory", session=_sample_session(world))

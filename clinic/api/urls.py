@@ -1,0 +1,50 @@
+"""The API router (mounted at /api/v1/, namespace "api") and the schema pages under /api/."""
+
+from django.urls import path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
+from rest_framework.routers import SimpleRouter
+
+from adverse_events.api.views import AlarmViewSet, ReactionTermViewSet, ReactionViewSet
+from patients.api.views import PatientViewSet
+from treatments.api.views import (
+    AppointmentViewSet,
+    CheckInViewSet,
+    LotViewSet,
+    ProductViewSet,
+    SeriesViewSet,
+    SessionViewSet,
+)
+
+from .auth import TokenIssueView, TokenRevokeAllView, TokenRevokeView
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("patients", PatientViewSet, basename="patient")
+router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("series", SeriesViewSet, basename="series")
+router.register("sessions", SessionViewSet, basename="session")
+router.register("products", ProductViewSet, basename="product")
+router.register("lots", LotViewSet, basename="lot")
+router.register("reaction-terms", ReactionTermViewSet, basename="reaction-term")
+router.register("reactions", ReactionViewSet, basename="reaction")
+router.register("checkins", CheckInViewSet, basename="checkin")
+router.register("alarms", AlarmViewSet, basename="alarm")
+
+urlpatterns = [
+    path("auth/token/", TokenIssueView.as_view(), name="token"),
+    path("auth/token/revoke/", TokenRevokeView.as_view(), name="token-revoke"),
+    path("auth/token/revoke-all/", TokenRevokeAllView.as_view(), name="token-revoke-all"),
+    *router.urls,
+]
+
+# Mounted at /api/ (no namespace): the OpenAPI schema and its viewers, from local assets.
+schema_urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

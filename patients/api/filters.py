@@ -1,0 +1,14 @@
+"""Patient filters: no names, phone numbers or other patient data in query strings."""
+
+import django_filters
+
+from patients.models import Patient
+
+
+class PatientFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Patient
+        fields = ["language", "preferred_channel", "entered_in_error"]

@@ -1,0 +1,99 @@
+"""Patients over the API. The front desk gets identity and contact; the screening facts go
+only to clinicians of the patient's clinic (`screening` is null for everyone else)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clinic.core.models import Clinic
+from patients.models import Channel, Fitzpatrick, Language, Patient
+
+
+class ScreeningFactsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = [
+            "fitzpatrick_type",
+            "allergies",
+            "allergic_to_product_components",
+            "on_anticoagulants",
+            "keloid_history",
+            "autoimmune_disease",
+            "pregnant_or_breastfeeding",
+            "screening_notes",
+        ]
+        read_only_fields = fields
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    clinic = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    screening = serializers.SerializerMethodField(
+        help_text="Screening facts; null unless you are a clinician of the patient's clinic."
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "clinic",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "email",
+            "phone",
+            "preferred_channel",
+            "consent_to_contact",
+            "language",
+            "entered_in_error",
+            "screening",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ScreeningFactsSerializer(allow_null=True))
+    def get_screening(self, patient: Patient) -> dict[str, Any] | None:
+        clinical = self.context.get("clinical_clinic_ids", frozenset())
+        if patient.clinic_id not in clinical:
+            return None
+        return ScreeningFactsSerializer(patient).data
+
+
+class PatientRegisterSerializer(serializers.Serializer):
+    """Input of a registration (patients.services.patient_register)."""
+
+    clinic = serializers.UUIDField(
+        required=False, help_text="Needed only when you work at more than one clinic."
+    )
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    date_of_birth = serializers.DateField()
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    preferred_channel = serializers.ChoiceField(choices=Channel.choices)
+    consent_to_contact = serializers.BooleanField()
+    language = serializers.ChoiceField(choices=Language.choices, default=Language.EN)
+    fitzpatrick_type = serializers.ChoiceField(
+        choices=Fitzpatrick.choices, required=False, allow_null=True, default=None
+    )
+    create_anyway = serializers.BooleanField(
+        default=False, help_text="Register although a likely duplicate exists."
+    )
+
+    def validate_clinic(self, value: Any) -> Clinic:
+        clinic = self.context["clinics"].filter(uuid=value).first()
+        if clinic is None:
+            raise serializers.ValidationError("You have no role at this clinic.")
+        return clinic
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "clinic" not in attrs:
+            clinics = list(self.context["clinics"][:2])
+            if len(clinics) != 1:
+                raise serializers.ValidationError({"clinic": ["Say which clinic."]})
+            attrs["clinic"] = clinics[0]
+        return attrs

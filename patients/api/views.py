@@ -1,0 +1,44 @@
+"""/api/v1/patients/: list, retrieve, register (front desk and clinicians)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.response import Response
+
+from clinic.api.base import ReadViewSet
+from clinic.core.models import CLINICAL_ROLES, Clinic, Membership
+from patients.models import Patient
+from patients.services import patient_register
+
+from .filters import PatientFilter
+from .serializers import PatientRegisterSerializer, PatientSerializer
+
+
+class PatientViewSet(mixins.CreateModelMixin, ReadViewSet):
+    queryset = Patient.objects.select_related("clinic")
+    serializer_class = PatientSerializer
+    filterset_class = PatientFilter
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        user = self.request.user
+        context["clinical_clinic_ids"] = frozenset(
+            Membership.objects.active()
+            .filter(user=user, role__in=CLINICAL_ROLES)
+            .values_list("clinic_id", flat=True)
+            if user.is_authenticated
+            else []
+        )
+        context["clinics"] = Clinic.objects.visible_to(user)
+        return context
+
+    @extend_schema(request=PatientRegisterSerializer, responses={201: PatientSerializer})
+    def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        data = PatientRegisterSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        patient = patient_register(**data.validated_data)
+        out = PatientSerializer(patient, context=self.get_serializer_context())
+        return Response(out.data, status=status.HTTP_201_CREATED)
