@@ -341,7 +341,12 @@ def alarm_acknowledge(*, alarm: Alarm, user: Any, note: str = "") -> Alarm:
     The row is locked first, so two clinicians pressing the button together give one
     acknowledgement; the second is told who was first.
     """
-    current = Alarm.objects.select_for_update().select_related("acknowledged_by").get(pk=alarm.pk)
+    # of=self: PostgreSQL cannot lock the nullable side of the outer join to the acknowledger.
+    current = (
+        Alarm.objects.select_for_update(of=("self",))
+        .select_related("acknowledged_by")
+        .get(pk=alarm.pk)
+    )
     if current.acknowledged_at is not None:
         raise Conflict(
             f"Already acknowledged by {current.acknowledged_by} "

@@ -119,7 +119,9 @@ def lot_correct(*, lot: ProductLot, reason: str, **changes) -> ProductLot:
     unknown = set(changes) - set(LOT_CORRECTABLE_FIELDS)
     if unknown:
         raise ValueError(f"lot_correct cannot change {sorted(unknown)}")
-    locked = ProductLot.objects.select_for_update().select_related("product").get(pk=lot.pk)
+    locked = (
+        ProductLot.objects.select_for_update(of=("self",)).select_related("product").get(pk=lot.pk)
+    )
     if "lot_number" in changes:
         changes["lot_number"] = changes["lot_number"].strip()
     if not any(getattr(locked, name) != value for name, value in changes.items()):
