@@ -14,7 +14,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.db.models import UniqueConstraint
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -113,6 +113,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         code = constraint.name if constraint is not None else "conflict"
         return Response(error_body(code, message), status=status.HTTP_409_CONFLICT)
 
+    if isinstance(exc, DataError):
+        # The database refused a value the validators let through (e.g. a date with a time
+        # zone offset PostgreSQL cannot store): bad input, not a server error.
+        set_rollback()
+        return Response(
+            error_body("invalid", "A value is out of the range the database can store."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

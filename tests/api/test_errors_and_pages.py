@@ -112,3 +112,11 @@ def test_pages_follow_the_cursor_and_never_count_rows(practitioner_client, clini
     assert len(second["results"]) == 1 and second["next"] is None
     ids = {p["id"] for p in first["results"]} | {p["id"] for p in second["results"]}
     assert len(ids) == 3
+
+
+def test_a_value_the_database_cannot_store_is_a_400_not_a_500():
+    from django.db import DataError
+
+    response = api_exception_handler(DataError("time zone displacement out of range"), {})
+    assert response.status_code == 400
+    assert _shape(response.data)["code"] == "invalid"
