@@ -76,6 +76,7 @@ class Roles:
     clinical: bool
     front_desk: bool
     time_zone: str  # of the user's first clinic: the dashboard shows times in it
+    places: tuple[str, ...] = ()  # "Seoul — Practitioner", one per membership
 
 
 def dashboard_roles(user: Any) -> Roles:
@@ -83,13 +84,14 @@ def dashboard_roles(user: Any) -> Roles:
         Membership.objects.active()
         .filter(user=user)
         .order_by("clinic_id")
-        .values_list("role", "clinic__time_zone")
+        .values_list("role", "clinic__time_zone", "clinic__name")
     )
-    roles = {role for role, _ in rows}
+    roles = {role for role, _, _ in rows}
     return Roles(
         clinical=bool(roles & CLINICAL_ROLES),
         front_desk=Role.FRONT_DESK in roles,
         time_zone=rows[0][1] if rows else "UTC",
+        places=tuple(f"{name} — {Role(role).label}" for role, _, name in rows),
     )
 
 
