@@ -84,7 +84,8 @@ def _world(clinic, practitioner):
         clinic=clinic,
         patient=PatientFactory(clinic=clinic, first_name="Ha-eun", last_name="Choi"),
         practitioner=practitioner,
-        starts_at=now + timedelta(hours=1),
+        # Now, not "in an hour": after 23:00 in Seoul an hour from now is tomorrow there.
+        starts_at=now,
     )
     CallTaskFactory(
         clinic=clinic, patient=PatientFactory(clinic=clinic, first_name="Do-yun", last_name="Lee")
