@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -209,10 +208,7 @@ def session_log(
         notes=notes,
         report_link=link,
     )
-    try:
-        session.full_clean(exclude=["appointment"] if appointment is None else None)
-    except ValidationError:
-        raise
+    session.full_clean(exclude=["appointment"] if appointment is None else None)
     session.save()
 
     checkins_plan(session=session)

@@ -7,6 +7,7 @@ workflow lives on the top floor (`clinic/workflows.py`) and calls the pieces her
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import F
@@ -28,8 +29,6 @@ from .models import (
 
 def clinic_today(clinic) -> date:
     """Today's date in the clinic's own time zone (lot expiry is judged by it)."""
-    from zoneinfo import ZoneInfo
-
     return timezone.now().astimezone(ZoneInfo(clinic.time_zone)).date()
 
 
