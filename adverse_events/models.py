@@ -18,7 +18,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from clinic.core.audit import AuditedQuerySet
-from clinic.core.models import CLINICAL_ROLES, BaseModel, Clinic, choices_check
+from clinic.core.models import CLINICAL_ROLES, BaseModel, Clinic, ScopedQuerySet, choices_check
 from patients.models import Language, Patient, PersonalLink
 from treatments.models import CheckIn, ProductLot, TreatmentSession
 
@@ -516,3 +516,144 @@ class LotSignal(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.lot}"
+
+
+# --- Summary tables --------------------------------------------------------------------------
+# Charts and lot signals read these, never the raw rows, so they cost the same at a thousand
+# sessions and at a million. `adverse_events.summaries.summaries_refresh()` keeps them up to
+# date incrementally: it recomputes only the keys (lot, clinic-week) touched since its last
+# run, from the rows' history, and tests prove the tables equal the live aggregates.
+# Weeks are ISO weeks starting Monday, in UTC for session times (a session late on a Sunday
+# evening in Seoul may count in the week before); report onset is a date and needs no zone.
+
+
+class LotWeekSummary(models.Model):
+    """Per lot and week of treatment: sessions that used the lot (not entered in error) and
+    how many of them had at least one reaction reported (for any term)."""
+
+    lot = models.ForeignKey(ProductLot, on_delete=models.CASCADE, related_name="week_summaries")
+    week = models.DateField(help_text="Monday of the ISO week the sessions were performed.")
+    sessions = models.PositiveIntegerField(default=0)
+    cases = models.PositiveIntegerField(default=0, help_text="Sessions with any reaction.")
+
+    objects = ScopedQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "lot__product__clinic"
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+
+    class Meta:
+        verbose_name = "lot week summary"
+        verbose_name_plural = "lot week summaries"
+        ordering = ["lot", "week"]
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "week"], name="lot_week_summary_unique"),
+            models.CheckConstraint(
+                condition=Q(cases__lte=F("sessions")),
+                name="lot_week_summary_cases_within_sessions",
+                violation_error_message="A week cannot have more cases than sessions.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lot {self.lot_id} week {self.week}: {self.cases}/{self.sessions}"
+
+
+class LotTermSummary(models.Model):
+    """Per lot and reaction term: sessions with that lot (not entered in error) that had at
+    least one report of the term. Exposure is the sum of the lot's LotWeekSummary.sessions."""
+
+    lot = models.ForeignKey(ProductLot, on_delete=models.CASCADE, related_name="term_summaries")
+    term = models.ForeignKey(ReactionTerm, on_delete=models.CASCADE, related_name="+")
+    cases = models.PositiveIntegerField(default=0)
+
+    objects = ScopedQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "lot__product__clinic"
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+
+    class Meta:
+        verbose_name = "lot term summary"
+        verbose_name_plural = "lot term summaries"
+        ordering = ["lot", "term"]
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "term"], name="lot_term_summary_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lot {self.lot_id} {self.term_id}: {self.cases}"
+
+
+class ReactionWeekSummary(models.Model):
+    """Per clinic, week of onset and term: reaction reports (on sessions not entered in
+    error)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(help_text="Monday of the ISO week of onset.")
+    term = models.ForeignKey(ReactionTerm, on_delete=models.CASCADE, related_name="+")
+    reports = models.PositiveIntegerField(default=0)
+
+    objects = ScopedQuerySet.as_manager()
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+
+    class Meta:
+        verbose_name = "reaction week summary"
+        verbose_name_plural = "reaction week summaries"
+        ordering = ["clinic", "week", "term"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "week", "term"], name="reaction_week_summary_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Clinic {self.clinic_id} week {self.week} {self.term_id}: {self.reports}"
+
+
+class CheckInWeekSummary(models.Model):
+    """Per clinic, week of the session and plan step: check-ins sent (or reminded, answered,
+    missed) and how many of them were answered. `day_after` is the step's day after the
+    session, for the response-by-day chart."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(help_text="Monday of the ISO week of the session.")
+    step_code = models.SlugField(max_length=20)
+    day_after = models.PositiveSmallIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+
+    objects = ScopedQuerySet.as_manager()
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+
+    class Meta:
+        verbose_name = "check-in week summary"
+        verbose_name_plural = "check-in week summaries"
+        ordering = ["clinic", "week", "day_after"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "week", "step_code"], name="checkin_week_summary_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(answered__lte=F("sent")),
+                name="checkin_week_summary_answered_within_sent",
+                violation_error_message="More check-ins answered than sent.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Clinic {self.clinic_id} {self.week} {self.step_code}: {self.answered}/{self.sent}"
+
+
+class SummaryFillState(models.Model):
+    """How far each summary has been brought up to date (Zulip's FillState, in spirit)."""
+
+    name = models.SlugField(max_length=40, unique=True)
+    filled_until = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_keys = models.PositiveIntegerField(default=0, help_text="Keys recomputed last run.")
+
+    clinic_path: ClassVar[None] = None
+
+    class Meta:
+        verbose_name = "summary fill state"
+        verbose_name_plural = "summary fill states"
+
+    def __str__(self) -> str:
+        return f"{self.name} filled until {self.filled_until}"

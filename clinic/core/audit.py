@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from .exceptions import RuleViolation
 from .models import ScopedQuerySet
@@ -61,6 +62,12 @@ class AuditedQuerySet(ScopedQuerySet):
         return count
 
     def update(self, **kwargs: Any) -> int:
+        # auto_now is not applied by QuerySet.update(); keep `updated_at` true here so that
+        # readers of "what changed since" (the summary tables) see bulk writes too.
+        if "updated_at" not in kwargs and any(
+            f.name == "updated_at" for f in self.model._meta.concrete_fields
+        ):
+            kwargs["updated_at"] = timezone.now()
         history = _history_manager(self.model)
         if history is None:
             return super().update(**kwargs)
