@@ -40,6 +40,24 @@ def has_membership(user: Any, roles: Roles = None) -> bool:
     return Membership.clinic_ids_for(user, roles).exists()
 
 
+def held_roles(request: HttpRequest) -> frozenset[str]:
+    """The roles the user holds at any clinic (active memberships), read once per request.
+
+    The page guard and the navigation share it, so showing only the links a role may open
+    costs no extra query.
+    """
+    cached = getattr(request, "_held_roles", None)
+    if cached is None:
+        user = request.user
+        cached = frozenset(
+            Membership.objects.active().filter(user=user).values_list("role", flat=True)
+            if user.is_authenticated
+            else ()
+        )
+        request._held_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def staff_denial(request: HttpRequest, roles: Roles = None) -> HttpResponse | None:
     """The response that refuses `request`, or None when it may go on to the view."""
     user = request.user
@@ -51,7 +69,8 @@ def staff_denial(request: HttpRequest, roles: Roles = None) -> HttpResponse | No
             return redirect_to_login(request.get_full_path())
         query = urlencode({"next": request.get_full_path()})
         return HttpResponseRedirect(f"{reverse('core:enrollment')}?{query}")
-    if not has_membership(user, roles):
+    held = held_roles(request)
+    if not held or (roles is not None and not held & frozenset(roles)):
         raise PermissionDenied("Your account has no role at a clinic that allows this page.")
     return None
 

@@ -1,6 +1,19 @@
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from .access import held_roles
+from .models import CLINICAL_ROLES, Role
 
 
 def site(request: HttpRequest) -> dict[str, object]:
-    return {"DEMO_MODE": settings.DEMO_MODE}
+    def nav() -> dict[str, bool]:
+        roles = held_roles(request)
+        return {
+            "clinical": bool(roles & CLINICAL_ROLES),
+            "safety_lead": Role.SAFETY_LEAD in roles,
+            "front_desk": Role.FRONT_DESK in roles,
+        }
+
+    # Lazy: evaluated only where the navigation is drawn, and free after the page guard ran.
+    return {"DEMO_MODE": settings.DEMO_MODE, "nav": SimpleLazyObject(nav)}

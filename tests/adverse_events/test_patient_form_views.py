@@ -128,6 +128,14 @@ def test_the_page_shows_the_first_name_and_date_only(client, reached):
     assert "How are you since your treatment on" in html
 
 
+def test_the_patient_pages_never_link_to_staff_pages(client, reached):
+    enter(client, reached.token)
+    html = client.get(reverse("report:start")).content.decode()
+    for staff in (reverse("home"), reverse("dashboard"), reverse("core:login")):
+        assert f'href="{staff}"' not in html
+    assert reached.session.clinic.name in html
+
+
 def test_a_token_for_one_patient_never_shows_another(client, reached, practitioner_a):
     other = session_with_link(practitioner_a, first_name="Jisoo", last_name="Park")
     enter(client, reached.token)

@@ -101,6 +101,14 @@ class TestPanelsByRole:
         assert "alarms" not in response.context and "to_triage" not in response.context
         assert "Today's appointments" in html and "Calls to make" in html
 
+    def test_the_navigation_offers_only_pages_the_role_may_open(
+        self, front_desk_client, practitioner_client
+    ):
+        products = reverse("treatments:product_list")
+        assert f'href="{products}"' not in front_desk_client.get(URL).content.decode()
+        assert front_desk_client.get(products).status_code == 403
+        assert f'href="{products}"' in practitioner_client.get(URL).content.decode()
+
     def test_another_clinics_alarm_is_not_on_my_dashboard(self, practitioner_client, clinic_b):
         alarm = AlarmFactory(clinic=clinic_b)
         html = practitioner_client.get(URL).content.decode()
