@@ -1,4 +1,5 @@
-"""Admin for the reaction vocabulary, what patients reported, assessments, alarms, signals.
+"""Admin for the reaction vocabulary, what patients reported, assessments, alarms, signals
+and the summary tables.
 
 A patient's words are never edited in place: submissions and reaction reports are read-only
 here; the practitioner's judgement goes in the Assessment beside each report.
@@ -16,12 +17,17 @@ from patients.admin import AUDIT_FIELDS, NeverDeleteMixin
 from .models import (
     Alarm,
     Assessment,
+    CheckInWeekSummary,
     ClinicTermCode,
     LotSignal,
+    LotTermSummary,
+    LotWeekSummary,
     ReactionReport,
     ReactionTerm,
+    ReactionWeekSummary,
     Submission,
     SubmissionPhoto,
+    SummaryFillState,
 )
 
 
@@ -175,3 +181,52 @@ class LotSignalAdmin(SimpleHistoryAdmin):
         "p_value",
     ]
     date_hierarchy = "created_at"
+
+
+# Summary tables are derived data: adverse_events.summaries rebuilds them, nobody edits them.
+
+
+class SummaryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LotWeekSummary)
+class LotWeekSummaryAdmin(SummaryAdmin):
+    list_display = ["lot", "week", "sessions", "cases"]
+    list_filter = ["lot__product__clinic"]
+    search_fields = ["lot__lot_number", "lot__product__name"]
+    list_select_related = ["lot__product"]
+    date_hierarchy = "week"
+
+
+@admin.register(LotTermSummary)
+class LotTermSummaryAdmin(SummaryAdmin):
+    list_display = ["lot", "term", "cases"]
+    list_filter = ["lot__product__clinic", "term"]
+    search_fields = ["lot__lot_number", "lot__product__name", "term__name"]
+    list_select_related = ["lot__product", "term"]
+
+
+@admin.register(ReactionWeekSummary)
+class ReactionWeekSummaryAdmin(SummaryAdmin):
+    list_display = ["clinic", "week", "term", "reports"]
+    list_filter = ["clinic", "term"]
+    search_fields = ["term__name", "term__code"]
+    list_select_related = ["clinic", "term"]
+    date_hierarchy = "week"
+
+
+@admin.register(CheckInWeekSummary)
+class CheckInWeekSummaryAdmin(SummaryAdmin):
+    list_display = ["clinic", "week", "step_code", "day_after", "sent", "answered"]
+    list_filter = ["clinic", "step_code"]
+    search_fields = ["step_code"]
+    list_select_related = ["clinic"]
+    date_hierarchy = "week"
+
+
+@admin.register(SummaryFillState)
+class SummaryFillStateAdmin(SummaryAdmin):
+    list_display = ["name", "filled_until", "last_run_at", "last_keys"]
+    search_fields = ["name"]

@@ -591,6 +591,7 @@ class ReactionWeekSummary(models.Model):
     reports = models.PositiveIntegerField(default=0)
 
     objects = ScopedQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "clinic"
     read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
 
     class Meta:
@@ -620,6 +621,7 @@ class CheckInWeekSummary(models.Model):
     answered = models.PositiveIntegerField(default=0)
 
     objects = ScopedQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "clinic"
     read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
 
     class Meta:

@@ -141,18 +141,23 @@ from adverse_events.models import (  # noqa: E402
     Alarm,
     Assessment,
     Causality,
+    CheckInWeekSummary,
     ClinicTermCode,
     Locality,
     LotSignal,
+    LotTermSummary,
+    LotWeekSummary,
     Outcome,
     PatientSeverity,
     ReactionReport,
     ReactionTerm,
+    ReactionWeekSummary,
     ReportSource,
     SeverityGrade,
     SignalKind,
     Submission,
     SubmissionPhoto,
+    SummaryFillState,
     TriageStatus,
 )
 from clinic.core.models import BaseModel  # noqa: E402
@@ -603,3 +608,64 @@ class LotSignalFactory(factory.django.DjangoModelFactory):
     dedupe_key = factory.Sequence(lambda n: f"test-signal:{n}")
     cases = 2
     exposure = 20
+
+
+# Summary tables (adverse_events.summaries keeps them; these make single rows for tests)
+
+
+def _monday(days_ago: int = 0) -> date:
+    day = timezone.now().date() - timedelta(days=days_ago)
+    return day - timedelta(days=day.weekday())
+
+
+class LotWeekSummaryFactory(factory.django.DjangoModelFactory):
+    """One lot-week: 10 sessions, 1 with a reaction, this week."""
+
+    class Meta:
+        model = LotWeekSummary
+
+    lot = factory.SubFactory(ProductLotFactory)
+    week = factory.LazyFunction(_monday)
+    sessions = 10
+    cases = 1
+
+
+class LotTermSummaryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LotTermSummary
+
+    lot = factory.SubFactory(ProductLotFactory)
+    term = factory.SubFactory(ReactionTermFactory)
+    cases = 1
+
+
+class ReactionWeekSummaryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReactionWeekSummary
+
+    clinic = factory.SubFactory(ClinicFactory)
+    week = factory.LazyFunction(_monday)
+    term = factory.SubFactory(ReactionTermFactory)
+    reports = 2
+
+
+class CheckInWeekSummaryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CheckInWeekSummary
+
+    clinic = factory.SubFactory(ClinicFactory)
+    week = factory.LazyFunction(_monday)
+    step_code = "d1"
+    day_after = 1
+    sent = 10
+    answered = 6
+
+
+class SummaryFillStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SummaryFillState
+        django_get_or_create = ("name",)
+
+    name = "lots"
+    filled_until = factory.LazyFunction(timezone.now)
+    last_run_at = factory.LazyFunction(timezone.now)

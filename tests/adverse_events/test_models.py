@@ -34,11 +34,15 @@ from tests.constraints import (
 from tests.factories import (
     AlarmFactory,
     AssessmentFactory,
+    CheckInWeekSummaryFactory,
     ClinicFactory,
     ClinicTermCodeFactory,
     LotSignalFactory,
+    LotTermSummaryFactory,
+    LotWeekSummaryFactory,
     ReactionReportFactory,
     ReactionTermFactory,
+    ReactionWeekSummaryFactory,
     SubmissionFactory,
     SubmissionPhotoFactory,
     TreatmentSessionFactory,
@@ -193,6 +197,37 @@ REFUSALS = [
         "signal_cases_within_exposure",
         "A lot cannot have more cases than sessions.",
         changed(LotSignalFactory, cases=21, exposure=20),
+    ),
+    # Summary tables: one row per key, and counts that cannot contradict each other
+    refusal(
+        "lot_week_summary_unique",
+        "Lot week summary with this Lot and Week already exists.",
+        duplicate(LotWeekSummaryFactory, "lot", "week"),
+    ),
+    refusal(
+        "lot_week_summary_cases_within_sessions",
+        "A week cannot have more cases than sessions.",
+        changed(LotWeekSummaryFactory, sessions=3, cases=4),
+    ),
+    refusal(
+        "lot_term_summary_unique",
+        "Lot term summary with this Lot and Term already exists.",
+        duplicate(LotTermSummaryFactory, "lot", "term"),
+    ),
+    refusal(
+        "reaction_week_summary_unique",
+        "Reaction week summary with this Clinic, Week and Term already exists.",
+        duplicate(ReactionWeekSummaryFactory, "clinic", "week", "term"),
+    ),
+    refusal(
+        "checkin_week_summary_unique",
+        "Check-in week summary with this Clinic, Week and Step code already exists.",
+        duplicate(CheckInWeekSummaryFactory, "clinic", "week", "step_code"),
+    ),
+    refusal(
+        "checkin_week_summary_answered_within_sent",
+        "More check-ins answered than sent.",
+        changed(CheckInWeekSummaryFactory, sent=5, answered=6),
     ),
 ]
 

@@ -12,10 +12,14 @@ from django.db import models
 from adverse_events.models import (
     Alarm,
     Assessment,
+    CheckInWeekSummary,
     ClinicTermCode,
     LotSignal,
+    LotTermSummary,
+    LotWeekSummary,
     ReactionReport,
     ReactionTerm,
+    ReactionWeekSummary,
     Submission,
     SubmissionPhoto,
 )
@@ -58,6 +62,10 @@ FRONT_DESK_READS: dict[type[models.Model], bool] = {
     Assessment: False,
     Alarm: False,
     LotSignal: False,
+    LotWeekSummary: False,
+    LotTermSummary: False,
+    ReactionWeekSummary: False,
+    CheckInWeekSummary: False,
 }
 SCOPED = list(FRONT_DESK_READS)
 
@@ -79,6 +87,10 @@ def _populate(clinic: Clinic) -> None:
     f.AssessmentFactory(report__clinic=clinic)
     f.AlarmFactory(clinic=clinic)
     f.LotSignalFactory(lot__product__clinic=clinic)
+    f.LotWeekSummaryFactory(lot__product__clinic=clinic)
+    f.LotTermSummaryFactory(lot__product__clinic=clinic)
+    f.ReactionWeekSummaryFactory(clinic=clinic)
+    f.CheckInWeekSummaryFactory(clinic=clinic)
 
 
 def _all_pks() -> dict[type[models.Model], set[int]]:
