@@ -19,7 +19,9 @@ worker_class = "gthread"
 timeout = 60
 graceful_timeout = 10
 accesslog = "-"
-# The access log carries paths only; patient-facing URLs never hold patient data.
+# The access log carries paths only; patient-facing URLs never hold patient data, and the
+# personal-link token in /r/<token>/ is redacted (clinic/core/logredact.py).
+logger_class = "clinic.core.logredact.GunicornLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 # Gunicorn's control socket lives in $HOME by default; two servers on one machine (a demo
 # and a test) would fight over it, and nothing here uses it.
