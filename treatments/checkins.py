@@ -9,11 +9,11 @@ then handed to the front desk as a call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clinic.core.models import CheckInPlanStep, Clinic
@@ -71,8 +71,15 @@ def checkins_plan(*, session: TreatmentSession) -> list[CheckIn]:
 
 def checkins_plan_many(*, sessions: Iterable[TreatmentSession], batch_size: int = 5000) -> int:
     """Plan the check-ins of many sessions at once (an import, a backfill): one query for the
-    plans of their clinics, then one INSERT per `batch_size` rows. Planning twice creates
-    nothing new. Returns the number of rows offered (existing ones are skipped)."""
+    plans of their clinics, then the rows go in together. Planning twice creates nothing new.
+    Returns the number of rows offered (existing ones are skipped).
+
+    PostgreSQL: the sessions' existing (session, step) pairs are read in one query and the new
+    rows are streamed with COPY inside the same transaction (a savepoint); if a concurrent
+    planner inserted one of them meanwhile (the unique constraint refuses the COPY), the batch
+    falls back to `INSERT ... ON CONFLICT DO NOTHING`. SQLite, and any audited model (whose
+    bulk writes must leave history rows): `bulk_create(ignore_conflicts=True)`, one INSERT per
+    `batch_size` rows. Both give the same rows."""
     sessions = list(sessions)
     clinic_ids = {s.clinic_id for s in sessions}
     clinics = {c.pk: c for c in Clinic.objects.filter(pk__in=clinic_ids)}
@@ -81,21 +88,88 @@ def checkins_plan_many(*, sessions: Iterable[TreatmentSession], batch_size: int 
         "offset"
     ):
         steps[step.clinic_id].append(step)
-    rows = [
-        CheckIn(
-            session_id=session.pk,
-            step_code=step.code,
-            step_label=step.label,
-            due_at=outside_quiet_hours(session.performed_at + step.offset, clinics[clinic_id]),
+    planned = [
+        (
+            session.pk,
+            step.code,
+            step.label,
+            outside_quiet_hours(session.performed_at + step.offset, clinics[clinic_id]),
         )
         for session in sessions
         for clinic_id in (session.clinic_id,)
         for step in steps[clinic_id]
     ]
     with transaction.atomic():
-        for start in range(0, len(rows), batch_size):
-            CheckIn.objects.bulk_create(rows[start : start + batch_size], ignore_conflicts=True)
-    return len(rows)
+        if not (planned and connection.vendor == "postgresql" and _copy_planned(planned)):
+            rows = [
+                CheckIn(session_id=session_id, step_code=code, step_label=label, due_at=due_at)
+                for session_id, code, label, due_at in planned
+            ]
+            for start in range(0, len(rows), batch_size):
+                CheckIn.objects.bulk_create(rows[start : start + batch_size], ignore_conflicts=True)
+    return len(planned)
+
+
+# The columns a planned check-in sets; every other column takes its field's default.
+_PLANNED = ("session_id", "step_code", "step_label", "due_at")
+
+
+def _planned_already(session_ids: list[int]) -> set[tuple[int, str]]:
+    """The (session, step) pairs that already have a check-in, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT session_id, step_code FROM {CheckIn._meta.db_table} "  # noqa: S608
+            "WHERE session_id = ANY(%s)",
+            [session_ids],
+        )
+        return set(cursor.fetchall())
+
+
+def _copy_planned(planned: list[tuple[int, str, str, datetime]]) -> bool:
+    """COPY the planned rows that do not exist yet into the check-in table (PostgreSQL).
+    Returns False, having written nothing, when the caller must insert them another way."""
+    if getattr(CheckIn, "history", None) is not None:
+        return False  # an audited model: bulk_create writes its history rows
+    existing = _planned_already(sorted({row[0] for row in planned}))
+    new = [row for row in planned if (row[0], row[1]) not in existing]
+    if not new:
+        return True
+    now = timezone.now()
+    fields = [f for f in CheckIn._meta.concrete_fields if not f.primary_key]
+    order = [f.attname for f in fields]
+    # Every other column: its field's default, in the database's form (a choices enum
+    # becomes its value), or for a callable default (the uuid) a fresh one per row.
+    template: list[object] = []
+    fresh: list[tuple[int, Callable[[], object]]] = []
+    for index, field in enumerate(fields):
+        value = None
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        elif field.has_default() and callable(field.default):
+            fresh.append((index, field.default))
+        elif field.attname not in _PLANNED:
+            value = field.get_db_prep_value(field.get_default(), connection)
+        template.append(value)
+    slots = [(order.index(name), place) for place, name in enumerate(_PLANNED)]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(CheckIn._meta.db_table)
+    try:
+        with (
+            transaction.atomic(),
+            connection.wrap_database_errors,  # psycopg's UniqueViolation -> IntegrityError
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in new:
+                values = template.copy()
+                for index, place in slots:
+                    values[index] = row[place]
+                for index, default in fresh:
+                    values[index] = default()
+                copy.write_row(values)
+    except IntegrityError:
+        return False  # a concurrent planner got there first: insert, skipping its rows
+    return True
 
 
 def checkins_cancel_for_session(*, session: TreatmentSession) -> int:

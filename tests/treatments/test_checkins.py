@@ -15,13 +15,15 @@ from clinic.core.models import CheckInPlanStep
 from patients import outbox
 from patients.links import link_resolve
 from patients.models import CallReason, CallTask, LinkPurpose, MessageKind, MessageState
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, TreatmentSessionFactory
 from tests.kit.world import default_plan, logged_session
 from treatments import checkins
-from treatments.models import CheckInState
+from treatments.models import CheckIn, CheckInState
 from treatments.services import session_mark_entered_in_error
 
 SEOUL = ZoneInfo("Asia/Seoul")
+NEW_YORK = ZoneInfo("America/New_York")
+H2 = timedelta(hours=2)
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +99,77 @@ def test_quiet_hours_follow_the_clinics_own_time_zone(clinic_b):
     moment = datetime(2026, 1, 15, 2, 0, tzinfo=ZoneInfo("UTC"))
     moved = checkins.outside_quiet_hours(moment, clinic_b)
     assert moved == datetime(2026, 1, 15, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+def test_planning_many_sessions_at_once_gives_each_its_clinics_plan_once(
+    clinic_a, clinic_b, django_assert_max_num_queries
+):
+    """GIVEN sessions at two clinics (Seoul, New York), one of which already has an answered
+          day-1 check-in
+    WHEN  a backfill plans them all at once, and then again
+    THEN  every session has one scheduled check-in per step of its clinic's plan, due outside
+          that clinic's quiet hours; the answered one is left as it was; the second run adds
+          nothing. (PostgreSQL streams the rows with COPY, SQLite inserts them: same rows.)"""
+    default_plan(clinic_a)
+    CheckInPlanStep.objects.create(clinic=clinic_b, code="h2", label="2 hours", offset=H2)
+    # 20:30 in Seoul, 20:30 in New York: +2 h falls in New York's quiet hours.
+    evening = datetime(2026, 3, 2, 20, 30)
+    seoul = [
+        TreatmentSessionFactory(clinic=clinic_a, performed_at=evening.replace(tzinfo=SEOUL))
+        for _ in range(3)
+    ]
+    new_york = [
+        TreatmentSessionFactory(clinic=clinic_b, performed_at=evening.replace(tzinfo=NEW_YORK))
+        for _ in range(2)
+    ]
+    answered = CheckIn.objects.create(
+        session=seoul[0],
+        step_code="d1",
+        step_label="kept as it was",
+        due_at=datetime(2026, 3, 3, 20, 30, tzinfo=SEOUL),
+        state=CheckInState.ANSWERED_FINE,
+        answered_at=datetime(2026, 3, 3, 21, 0, tzinfo=SEOUL),
+    )
+
+    with django_assert_max_num_queries(8):  # not one per session (savepoints count)
+        offered = checkins.checkins_plan_many(sessions=seoul + new_york)
+
+    assert offered == 3 * 6 + 2
+    for session in seoul:
+        rows = list(session.checkins.order_by("due_at"))
+        assert [c.step_code for c in rows] == ["d1", "d3", "d7", "d14", "w6", "m3"]
+        assert rows[1].due_at == datetime(2026, 3, 5, 20, 30, tzinfo=SEOUL)  # day 3
+    for session in new_york:
+        row = session.checkins.get()
+        assert (row.step_code, row.step_label) == ("h2", "2 hours")
+        assert row.due_at == datetime(2026, 3, 3, 8, 0, tzinfo=NEW_YORK)  # after quiet hours
+    fresh = CheckIn.objects.exclude(pk=answered.pk)
+    assert {c.state for c in fresh} == {CheckInState.SCHEDULED}
+    assert fresh.filter(message__isnull=True, link__isnull=True, sent_at__isnull=True).count() == 19
+    assert len({c.uuid for c in CheckIn.objects.all()}) == 20
+    assert all(c.created_at and c.updated_at for c in fresh)
+    answered.refresh_from_db()
+    assert (answered.state, answered.step_label) == (CheckInState.ANSWERED_FINE, "kept as it was")
+
+    assert checkins.checkins_plan_many(sessions=seoul + new_york) == 20
+    assert CheckIn.objects.count() == 20
+
+
+def test_planning_skips_rows_a_concurrent_planner_inserted_meanwhile(clinic_a, monkeypatch):
+    """GIVEN a session whose day-1 check-in another planner inserted after this one looked
+          (on PostgreSQL the COPY then meets the unique constraint)
+    WHEN  planning goes ahead
+    THEN  it does not fail: the other rows are inserted and the existing one is kept."""
+    default_plan(clinic_a)
+    session = TreatmentSessionFactory(clinic=clinic_a)
+    CheckIn.objects.create(
+        session=session, step_code="d1", step_label="theirs", due_at=session.performed_at + H2
+    )
+    monkeypatch.setattr(checkins, "_planned_already", lambda session_ids: set())
+
+    assert checkins.checkins_plan_many(sessions=[session]) == 6
+    assert session.checkins.count() == 6
+    assert session.checkins.get(step_code="d1").step_label == "theirs"
 
 
 # --- dispatch and delivery ------------------------------------------------------------------
