@@ -49,6 +49,7 @@ from adverse_events.models import (
     Submission,
     TriageStatus,
 )
+from adverse_events.summaries import summaries_refresh
 from clinic.core.models import CheckInPlanStep, Clinic, ClinicClosure, Role, User
 from clinic.core.services import staff_create
 from clinic.workflows import WARNING
@@ -2086,6 +2087,8 @@ def demo_seed(*, scale: float = 1.0, seed: int = 2026, now: datetime | None = No
     backdated = [m for m in SEEDED_MODELS if m not in (User, PatientAccess)]
     with transaction.atomic(), _backdating(backdated):
         seeder.run()
+    # The charts and lot signals read the summary tables: build them now, not at the first beat.
+    summaries_refresh()
     counts = {m._meta.label: m.objects.count() for m in SEEDED_MODELS}
     staff = STAFF + extra_practitioners(scale)
     return SeedResult(True, timer.perf_counter() - started, counts, staff)

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.db.models import Count, Sum
 from django.test import TestCase
 
+from adverse_events import summaries
 from adverse_events.models import (
     Alarm,
     Assessment,
@@ -142,6 +143,13 @@ class SeededDemoTests(TestCase):
             assert s.appointment.starts_at <= s.performed_at < s.appointment.ends_at
         once = CheckIn.objects.values("session").annotate(n=Count("id")).filter(n__gt=6)
         assert not once.exists()
+
+    def test_the_summary_tables_are_built_and_equal_the_live_aggregates(self) -> None:
+        assert summaries.summaries_as_of() is not None
+        assert summaries.table_lot_weeks() == summaries.live_lot_weeks() != {}
+        assert summaries.table_lot_terms() == summaries.live_lot_terms() != {}
+        assert summaries.table_reaction_weeks() == summaries.live_reaction_weeks() != {}
+        assert summaries.table_checkin_weeks() == summaries.live_checkin_weeks() != {}
 
     def test_seeding_twice_changes_nothing(self) -> None:
         before = row_counts()
