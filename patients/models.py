@@ -314,6 +314,12 @@ class OutboxMessage(BaseModel):
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    send_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the current claim began handing it to the provider (committed before "
+        "the call). Set on a claimed row whose worker died: it may have reached the provider.",
+    )
     duplicate_suspected = models.BooleanField(
         default=False, help_text="A send may have been repeated after a crash."
     )

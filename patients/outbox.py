@@ -12,12 +12,14 @@ Life of a message (the database is the schedule):
 delivery task renews the lease when it starts (`outbox_lease_renew`), so time spent waiting in
 the broker's queue does not eat into it. `outbox_deliver` compares-and-sets on that token
 before and after sending and never starts a send on an expired lease, so a row whose lease
-expired and was re-claimed elsewhere is never marked twice. A send that the provider accepted
-but whose commit was lost (a kill at the wrong instant) is re-sent after the lease and flagged
-`duplicate_suspected`: when an expired claim is released, its first unfinished row is the only
-one that can have been in flight (a batch sends its rows in order), and a retried or
-redelivered batch flags its first unfinished row the same way. The provider's idempotency key
-(the message's uuid) lets providers that honour it drop the repeat.
+expired and was re-claimed elsewhere is never marked twice. Just before the provider call it
+commits `send_started_at` (again only if the claim and lease are still ours), so a row left
+claimed with `send_started_at` set is exactly one whose send may have reached the provider
+without our commit of `sent` (a kill at the wrong instant). Such a row is re-sent and flagged
+`duplicate_suspected`: when its expired claim is released, or when a retried or redelivered
+run of the same claim sends it again. A claim that died before starting a send flags nothing.
+The provider's idempotency key (the message's uuid) lets providers that honour it drop the
+repeat.
 
 Apps above this floor register a renderer per message kind (`register_renderer`) to build
 subject and body at delivery time (link-bearing messages mint their link then, so the plain
@@ -235,29 +237,31 @@ class Claim:
 def outbox_release_expired_leases(*, now: datetime | None = None) -> int:
     """Claimed rows whose lease ran out go back to the queue (their worker died).
 
-    A batch sends its rows in order and commits each as it goes, so of a dead batch only its
-    first unfinished row can have reached the provider without being marked sent: that row is
-    flagged `duplicate_suspected` before it is sent again (a batch that never started costs
-    one needless flag)."""
+    A row whose send had started (`send_started_at`, committed just before the provider call)
+    but was never marked sent may have reached the provider: it is flagged
+    `duplicate_suspected` before it is sent again. A batch sends one row at a time, so a dead
+    claim has at most one such row; rows it never started are not flagged."""
     now = now or timezone.now()
     with transaction.atomic():
         expired = list(
             OutboxMessage.objects.filter(state=MessageState.CLAIMED, lease_expires_at__lt=now)
             .select_for_update()
             .order_by(*BATCH_ORDER)
-            .values_list("pk", "claim_token")
+            .values_list("pk", "send_started_at")
         )
         if not expired:
             return 0
-        first_per_claim: dict[uuid.UUID, int] = {}
-        for pk, token in expired:
-            first_per_claim.setdefault(token, pk)
-        OutboxMessage.objects.filter(pk__in=first_per_claim.values()).update(
-            duplicate_suspected=True
-        )
+        started = [pk for pk, send_started_at in expired if send_started_at is not None]
+        if started:
+            OutboxMessage.objects.filter(pk__in=started).update(duplicate_suspected=True)
         return OutboxMessage.objects.filter(
             pk__in=[pk for pk, _ in expired], state=MessageState.CLAIMED
-        ).update(state=MessageState.PENDING, claim_token=None, lease_expires_at=None)
+        ).update(
+            state=MessageState.PENDING,
+            claim_token=None,
+            lease_expires_at=None,
+            send_started_at=None,
+        )
 
 
 def outbox_lease_renew(*, claim_token: uuid.UUID | str, lease: timedelta = LEASE) -> int:
@@ -364,12 +368,30 @@ def _send(message: OutboxMessage, rendered: Rendered) -> str:
     return message_id
 
 
-def outbox_deliver(
-    *, message_id: int, claim_token: uuid.UUID | str, repeat_suspected: bool = False
-) -> str:
+def _send_starting(message: OutboxMessage, token: uuid.UUID) -> bool:
+    """Record, and commit, that the provider is about to be called for this row, if the claim
+    and its lease are still ours (never start a send on an expired lease: the sweeper may give
+    the row to another worker at any moment, and both would send it). From here until `sent`
+    is committed, a crash leaves a row that may have reached the provider."""
+    now = timezone.now()
+    with transaction.atomic():
+        return bool(
+            OutboxMessage.objects.filter(
+                pk=message.pk,
+                claim_token=token,
+                state=MessageState.CLAIMED,
+                lease_expires_at__gt=now,
+            ).update(send_started_at=now)
+        )
+
+
+def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
     """Deliver one claimed message if we still hold its claim and its lease. Returns the
     resulting state ("skipped" when the claim or lease was lost or the row is gone: safe to
-    call twice). `repeat_suspected`: an earlier run of this batch may already have sent it."""
+    call twice). Call it outside a transaction: the start of the send is committed first.
+
+    If an earlier run of the same claim (a retried or redelivered batch) had started sending
+    this row, the provider may already have it: it is sent again and flagged."""
     token = uuid.UUID(str(claim_token))
     message = (
         OutboxMessage.objects.filter(
@@ -385,9 +407,12 @@ def outbox_deliver(
     )
     if message is None:
         return "skipped"
+    repeat_suspected = message.send_started_at is not None
     renderer = renderer_for(message.kind)
     try:
         rendered = renderer.render(message)
+        if not _send_starting(message, token):
+            return "skipped"
         provider_id = _send(message, rendered)
     except TransientDeliveryError as exc:
         return _after_failure(message, token, str(exc), transient=True)
@@ -450,6 +475,7 @@ def _after_failure(message: OutboxMessage, token: uuid.UUID, error: str, *, tran
             last_error=error[:1000],
             claim_token=None,
             lease_expires_at=None,
+            send_started_at=None,  # the provider answered: this send is over
             due_at=timezone.now() + backoff(message.attempts),
         )
     logger.info("outbox message %s will be retried: %s", message.pk, error)

@@ -44,7 +44,6 @@ def outbox_sweep() -> int:
 
 
 @shared_task(
-    bind=True,
     name="patients.tasks.outbox_deliver_batch",
     ignore_result=True,
     acks_late=True,
@@ -53,22 +52,16 @@ def outbox_sweep() -> int:
     retry_backoff=True,
     max_retries=5,
 )
-def outbox_deliver_batch(self, message_ids: list[int], claim_token: str) -> dict[str, int]:
+def outbox_deliver_batch(message_ids: list[int], claim_token: str) -> dict[str, int]:
     """Deliver one claimed batch, in order. Rows whose claim or lease was lost are skipped.
 
     A retried run (the database failed mid-batch) or a redelivered one (its worker died) may
-    follow a send the provider accepted but we never recorded: the first row still ours is
-    that one, so it is flagged `duplicate_suspected` as it is sent again."""
+    follow a send the provider accepted but we never recorded: that row's `send_started_at`
+    is set, and `outbox_deliver` flags it `duplicate_suspected` as it sends it again."""
     if not outbox.outbox_lease_renew(claim_token=claim_token):
         return {"skipped": len(message_ids)}
-    delivery_info = self.request.delivery_info or {}
-    suspect = bool(self.request.retries or delivery_info.get("redelivered"))
     results: dict[str, int] = {}
     for message_id in message_ids:
-        state = outbox.outbox_deliver(
-            message_id=message_id, claim_token=claim_token, repeat_suspected=suspect
-        )
-        if state != "skipped":
-            suspect = False
+        state = outbox.outbox_deliver(message_id=message_id, claim_token=claim_token)
         results[state] = results.get(state, 0) + 1
     return results
