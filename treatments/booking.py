@@ -174,17 +174,44 @@ class Diary:
         return ""
 
     def nearest_free(
-        self, starts_at: datetime, length: timedelta, also_busy: Iterable[tuple] = ()
+        self,
+        starts_at: datetime,
+        length: timedelta,
+        also_busy: Iterable[tuple] = (),
+        *,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
     ) -> datetime | None:
-        """The free start closest to `starts_at` (later wins a tie), on the 15-minute grid."""
+        """The free start closest to `starts_at` (later wins a tie), on the 15-minute grid,
+        and inside [`not_before`, `not_after`] when given (the series' interval window)."""
         also_busy = list(also_busy)
         steps = int(SEARCH_WINDOW / SLOT_STEP)
         for k in range(1, steps + 1):
             for sign in (1, -1):
                 candidate = starts_at + sign * k * SLOT_STEP
+                if (not_before is not None and candidate < not_before) or (
+                    not_after is not None and candidate > not_after
+                ):
+                    continue
                 if not self.problem(candidate, candidate + length, also_busy):
                     return candidate
         return None
+
+
+def interval_window(
+    clinic: Clinic, previous: datetime | None, *, min_weeks: int, max_weeks: int | None
+) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest start that keep a session within the series' interval after
+    the session before it (whole clinic-local days, as `_interval_warnings` counts them)."""
+    if previous is None:
+        return None, None
+    zone = clinic_zone(clinic)
+    day = to_local(clinic, previous).date()
+    not_before = datetime.combine(day + timedelta(weeks=min_weeks), time.min, tzinfo=zone)
+    not_after = None
+    if max_weeks is not None:
+        not_after = datetime.combine(day + timedelta(weeks=max_weeks), time.max, tzinfo=zone)
+    return not_before, not_after
 
 
 def _interval_warnings(
@@ -247,7 +274,15 @@ def slots_check(
         else:
             slot.problem = diary.problem(slot.starts_at, slot.ends_at, others)
         if slot.problem:
-            slot.nearest = diary.nearest_free(start, length, others)
+            not_before, not_after = interval_window(
+                clinic,
+                starts[index - 1] if index else None,
+                min_weeks=template.min_interval_weeks,
+                max_weeks=template.max_interval_weeks,
+            )
+            slot.nearest = diary.nearest_free(
+                start, length, others, not_before=not_before, not_after=not_after
+            )
         local = [to_local(clinic, s) for s in starts]
         slot.warnings = _interval_warnings(
             local[index - 1] if index else None,
@@ -445,13 +480,21 @@ def appointment_reschedule(
         around=[starts_at],
         exclude_ids=[appointment.pk],
     )
-    problem = diary.problem(starts_at, ends_at)
-    if problem:
-        nearest = diary.nearest_free(starts_at, length)
-        slot = Slot(appointment.sequence or 1, starts_at, ends_at, problem, nearest)
-        raise SlotConflict(problem, slots=[slot], field="starts_at")
     series = appointment.series
     min_weeks = series.template.min_interval_weeks if series and series.template else 4
+    problem = diary.problem(starts_at, ends_at)
+    if problem:
+        # Offered times keep the interval after the session before (the one after may move
+        # too, so it only warns, as it does for a chosen time).
+        not_before, not_after = interval_window(
+            clinic,
+            previous.starts_at if previous else None,
+            min_weeks=min_weeks,
+            max_weeks=series.template.max_interval_weeks if series and series.template else None,
+        )
+        nearest = diary.nearest_free(starts_at, length, not_before=not_before, not_after=not_after)
+        slot = Slot(appointment.sequence or 1, starts_at, ends_at, problem, nearest)
+        raise SlotConflict(problem, slots=[slot], field="starts_at")
     warnings = _interval_warnings(
         to_local(clinic, previous.starts_at) if previous else None,
         to_local(clinic, starts_at),

@@ -89,6 +89,49 @@ def test_a_closure_day_is_refused_with_the_nearest_free_slot(clinic_a, practitio
     assert slots[0].ok and slots[2].ok
 
 
+def test_the_nearest_free_slot_keeps_the_series_interval(clinic_a, practitioner_a, template_a):
+    """Closed all of week 4's working days: the Saturday before is nearer, but it would put
+    session 2 under the series' minimum of 4 weeks, so the Saturday after is offered."""
+    ClinicClosureFactory(
+        clinic=clinic_a,
+        starts_on=MONDAY + timedelta(weeks=4),
+        ends_on=MONDAY + timedelta(weeks=4, days=4),
+        reason="Refurbishment",
+    )
+    slots = booking.series_propose(
+        clinic=clinic_a,
+        practitioner=practitioner_a,
+        template=template_a,
+        first_start=seoul(MONDAY, 10),
+    )
+    assert "Refurbishment" in slots[1].problem
+    assert slots[1].nearest == seoul(MONDAY + timedelta(weeks=4, days=5), 10)
+    # Taking it (and keeping session 3 four weeks after it) leaves no interval warning.
+    starts = [seoul(MONDAY, 10), slots[1].nearest, slots[1].nearest + timedelta(weeks=4)]
+    checked = booking.slots_check(
+        clinic=clinic_a, practitioner=practitioner_a, template=template_a, starts=starts
+    )
+    assert all(s.ok and not s.warnings for s in checked)
+
+
+def test_no_nearest_slot_is_offered_outside_the_series_window(clinic_a, practitioner_a, template_a):
+    """Closed for the whole window (weeks 4 to 6 after session 1): nothing to offer."""
+    ClinicClosureFactory(
+        clinic=clinic_a,
+        starts_on=MONDAY + timedelta(weeks=3),
+        ends_on=MONDAY + timedelta(weeks=7),
+        reason="Clinic moves",
+    )
+    slots = booking.series_propose(
+        clinic=clinic_a,
+        practitioner=practitioner_a,
+        template=template_a,
+        first_start=seoul(MONDAY, 10),
+    )
+    assert "Clinic moves" in slots[1].problem
+    assert slots[1].nearest is None
+
+
 def test_times_outside_opening_hours_are_refused(clinic_a, practitioner_a, template_a):
     sunday = MONDAY - timedelta(days=1)
     diary = booking.Diary(clinic=clinic_a, practitioner=practitioner_a, around=[seoul(MONDAY, 8)])
