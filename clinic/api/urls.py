@@ -3,7 +3,6 @@
 from django.urls import path
 from drf_spectacular.views import (
     SpectacularAPIView,
-    SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
 from rest_framework.routers import SimpleRouter
@@ -20,6 +19,7 @@ from treatments.api.views import (
 )
 
 from .auth import TokenIssueView, TokenRevokeAllView, TokenRevokeView
+from .docs import RedocView
 
 app_name = "api"
 
@@ -46,5 +46,5 @@ urlpatterns = [
 schema_urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
