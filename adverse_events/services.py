@@ -43,6 +43,7 @@ from .models import (
 )
 from .photos import PreparedPhoto
 from .selectors import ReportTarget, report_target
+from .signals import signals_schedule_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,9 @@ def submission_record(
         _forget_files(stored_name)
         raise
     logger.info("submission %s recorded (red_flag=%s)", submission.pk, submission.red_flag)
+    if not all_fine:
+        # Lot signals are recomputed a minute later, once for a burst of reports.
+        signals_schedule_after_commit()
     return Recorded(submission, created=True)
 
 
@@ -440,4 +444,7 @@ def assessment_record(
         field, messages = next(iter(exc.message_dict.items()))
         raise RuleViolation(messages[0], field=None if field == "__all__" else field) from exc
     assessment.save()
+    if assessment.is_serious:
+        # A serious event is a sentinel signal on the lot, whatever the rates.
+        signals_schedule_after_commit()
     return assessment

@@ -8,6 +8,7 @@ these periodic tasks, never a Celery ETA or countdown: a broker can lose or repe
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
@@ -33,5 +34,11 @@ app.conf.beat_schedule = {
     "outbox-sweep": {
         "task": "patients.tasks.outbox_sweep",
         "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30")),
+    },
+    # Nightly lot safety: refreshes the summary tables and computes every lot's rates and
+    # signals (new reports also ask for a run a minute later, debounced).
+    "lot-signals-nightly": {
+        "task": "adverse_events.tasks.signals_run",
+        "schedule": crontab(hour=3, minute=15),
     },
 }

@@ -24,4 +24,5 @@ urlpatterns = [
     path("api/v1/", include("clinic.api.urls", namespace="api")),
     path("api/", include(schema_urlpatterns)),
     path("", include("clinic.urls_triage")),
+    path("safety/", include("clinic.urls_safety")),
 ]

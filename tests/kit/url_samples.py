@@ -237,6 +237,23 @@ def _triage_report(world: MatrixWorld) -> dict[str, Any]:
     return {"uuid": AssessmentFactory(report__clinic=world.clinic_a).report.uuid}
 
 
+# --- lot safety (issue 11) ------------------------------------------------------------------
+
+
+@url_kwargs("safety:lot")
+def _safety_lot(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import ProductLotFactory
+
+    return {"uuid": ProductLotFactory(product__clinic=world.clinic_a).uuid}
+
+
+@url_kwargs("safety:signal_review")
+def _safety_signal(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import LotSignalFactory
+
+    return {"uuid": LotSignalFactory(lot__product__clinic=world.clinic_a).uuid}
+
+
 # --- the REST API (issue 10) ----------------------------------------------------------------
 
 

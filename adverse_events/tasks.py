@@ -1,0 +1,31 @@
+"""Lot safety tasks: refresh the summary tables, then compute lot signals.
+
+`signals_run` is queued a minute after a new report (debounced in `signals.signals_run_soon`:
+a burst of reports costs one run) and nightly by beat. Safe to run twice: signals are unique
+by their dedupe key and the summaries recompute what changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.db import OperationalError
+
+from . import signals
+
+
+@shared_task(
+    name="adverse_events.tasks.signals_run",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def signals_run() -> dict[str, Any]:
+    from .summaries import summaries_refresh
+
+    # First: a report that arrives while this run computes asks for the next run.
+    signals.signals_run_started()
+    summaries_refresh()
+    return signals.signals_compute().as_dict()
