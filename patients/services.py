@@ -8,10 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.core.exceptions import Conflict, RuleViolation
-from clinic.core.models import Clinic
+from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
+from clinic.core.models import CLINICAL_ROLES, Clinic
 
-from .models import CallState, CallTask, Patient, PatientAccess
+from .models import CallState, CallTask, Channel, Patient, PatientAccess
 from .selectors import patient_likely_duplicates
 
 
@@ -74,6 +74,71 @@ def patient_register(
                 "open one of them, or create a new record anyway.",
                 matches=matches,
             )
+    patient.save()
+    return patient
+
+
+# What an edit may change. Identity, contact and consent: anyone of the patient's clinic (the
+# front desk keeps them up to date). Screening facts are clinical: clinicians only.
+CONTACT_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "email",
+        "phone",
+        "preferred_channel",
+        "consent_to_contact",
+        "language",
+    }
+)
+SCREENING_FIELDS = frozenset(
+    {
+        "fitzpatrick_type",
+        "allergies",
+        "allergic_to_product_components",
+        "on_anticoagulants",
+        "keloid_history",
+        "autoimmune_disease",
+        "pregnant_or_breastfeeding",
+        "screening_notes",
+    }
+)
+_STRIPPED = frozenset({"first_name", "last_name", "email", "phone", "allergies", "screening_notes"})
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, user: Any, changes: dict[str, Any]) -> Patient:
+    """Change some of `patient`'s identity, contact, consent or screening facts.
+
+    Only the fields in `changes` change; the previous version stays in the record's history
+    (django-simple-history, with `user`). Screening facts need a clinical role at the
+    patient's clinic. Withdrawing consent clears when it was recorded; giving it again
+    records the new time. Refuses an edit of a record entered in error.
+    """
+    unknown = set(changes) - CONTACT_FIELDS - SCREENING_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise RuleViolation("This field cannot be changed here.", field=field)
+    clinical = set(changes) & SCREENING_FIELDS
+    if clinical and not (user.roles_at(patient.clinic) & CLINICAL_ROLES):
+        raise NotAllowed("Only clinicians may change screening facts.", field=sorted(clinical)[0])
+    patient = Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
+    if patient.entered_in_error:
+        raise RuleViolation("This record was entered in error; it cannot be edited.")
+    for name, value in changes.items():
+        if name in _STRIPPED and isinstance(value, str):
+            value = value.strip()
+        setattr(patient, name, value)
+    if "consent_to_contact" in changes and not patient.consent_to_contact:
+        patient.consent_recorded_at = None
+    # The same words as the registration form, on the field to fix.
+    if patient.preferred_channel == Channel.EMAIL and not patient.email:
+        raise RuleViolation("Email is the preferred channel: give an email address.", field="email")
+    if patient.preferred_channel == Channel.SMS and not patient.phone:
+        raise RuleViolation("SMS is the preferred channel: give a mobile number.", field="phone")
+    patient.full_clean(exclude=["name_key", "phone_key"])
+    patient._history_user = user  # type: ignore[attr-defined]
     patient.save()
     return patient
 

@@ -108,7 +108,8 @@ def _cases() -> list[Any]:
     cases = []
     for row in EXACT_ROWS:
         for column in COLUMNS:
-            cases.append(pytest.param(row, row.name, column, id=f"{row.name}-{column}"))
+            name = row.name if row.method == "GET" else f"{row.name}-{row.method}"
+            cases.append(pytest.param(row, row.name, column, id=f"{name}-{column}"))
     for row in PREFIX_ROWS:
         for sample in PREFIX_SAMPLES.get(row.name, []):
             for column in COLUMNS:

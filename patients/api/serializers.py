@@ -97,3 +97,28 @@ class PatientRegisterSerializer(serializers.Serializer):
                 raise serializers.ValidationError({"clinic": ["Say which clinic."]})
             attrs["clinic"] = clinics[0]
         return attrs
+
+
+class PatientUpdateSerializer(serializers.Serializer):
+    """Input of a PATCH (patients.services.patient_update): send only what changes.
+
+    Screening facts are for clinicians of the patient's clinic; the front desk gets 403."""
+
+    first_name = serializers.CharField(max_length=100, required=False)
+    last_name = serializers.CharField(max_length=100, required=False)
+    date_of_birth = serializers.DateField(required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    preferred_channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    consent_to_contact = serializers.BooleanField(required=False)
+    language = serializers.ChoiceField(choices=Language.choices, required=False)
+    fitzpatrick_type = serializers.ChoiceField(
+        choices=Fitzpatrick.choices, required=False, allow_null=True
+    )
+    allergies = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    allergic_to_product_components = serializers.BooleanField(required=False)
+    on_anticoagulants = serializers.BooleanField(required=False)
+    keloid_history = serializers.BooleanField(required=False)
+    autoimmune_disease = serializers.BooleanField(required=False)
+    pregnant_or_breastfeeding = serializers.BooleanField(required=False)
+    screening_notes = serializers.CharField(required=False, allow_blank=True, max_length=4000)

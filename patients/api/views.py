@@ -1,4 +1,4 @@
-"""/api/v1/patients/: list, retrieve, register (front desk and clinicians)."""
+"""/api/v1/patients/: list, retrieve, register and edit (front desk and clinicians)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from clinic.api.base import ReadViewSet
 from clinic.core.models import CLINICAL_ROLES, Clinic, Membership
 from patients.models import Patient
-from patients.services import patient_register
+from patients.services import patient_register, patient_update
 
 from .filters import PatientFilter
-from .serializers import PatientRegisterSerializer, PatientSerializer
+from .serializers import PatientRegisterSerializer, PatientSerializer, PatientUpdateSerializer
 
 
 class PatientViewSet(mixins.CreateModelMixin, ReadViewSet):
@@ -42,3 +42,13 @@ class PatientViewSet(mixins.CreateModelMixin, ReadViewSet):
         patient = patient_register(**data.validated_data)
         out = PatientSerializer(patient, context=self.get_serializer_context())
         return Response(out.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PatientUpdateSerializer, responses={200: PatientSerializer})
+    def partial_update(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        """Change identity, contact, consent or (clinicians) screening facts; history kept."""
+        patient = self.get_object()
+        data = PatientUpdateSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        patient = patient_update(patient=patient, user=request.user, changes=data.validated_data)
+        out = PatientSerializer(patient, context=self.get_serializer_context())
+        return Response(out.data)

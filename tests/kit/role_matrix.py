@@ -63,8 +63,9 @@ def parse_matrix(text: str | None = None) -> list[Row]:
             if not _CELL.match(cell):
                 raise ValueError(f"{name}: cell {cell!r} is not a status code or 302→name")
         rows.append(Row(name, method.upper(), dict(zip(COLUMNS, statuses, strict=True))))
-    names = [r.name for r in rows]
-    duplicated = {n for n in names if names.count(n) > 1}
+    # A URL may have a row per method (GET patient-detail, PATCH patient-detail), each once.
+    keys = [(r.name, r.method) for r in rows]
+    duplicated = {f"{n} {m}" for n, m in keys if keys.count((n, m)) > 1}
     if duplicated:
         raise ValueError(f"role matrix rows repeated: {sorted(duplicated)}")
     return rows
