@@ -84,6 +84,8 @@ from treatments.models import (
     ProductForm,
     ProductLot,
     ProductSource,
+    Recall,
+    RecallNotice,
     SeriesStatus,
     SeriesTemplate,
     SessionAddendum,
@@ -93,6 +95,8 @@ from treatments.models import (
     TreatmentSeries,
     TreatmentSession,
 )
+from treatments.recalls import recall_message_all
+from treatments.services import lot_recall
 
 # The demo's one password (public by design) and the URL printed at the end.
 DEMO_PASSWORD = "demo-clinic-2026!"
@@ -238,6 +242,9 @@ PRODUCTS = {
     ],
 }
 
+RECALL_REASON = (
+    "Manufacturer's sterility retest failed (endotoxin above limit); two infection reports."
+)
 QUARANTINE_REASONS = {
     SEOUL: "Cold-chain excursion: the delivery logger shows 14 °C for 6 hours; held until the "
     "manufacturer confirms stability.",
@@ -448,7 +455,7 @@ SEEDED_MODELS = [
     Clinic, ClinicClosure, CheckInPlanStep, User, Patient, PatientAccess, Product, ProductLot,
     SeriesTemplate, TreatmentSeries, Appointment, PersonalLink, TreatmentSession,
     SessionAddendum, CheckIn, OutboxMessage, Submission, ReactionReport, Assessment, Alarm,
-    LotSignal, CallTask, ClinicTermCode,
+    LotSignal, CallTask, ClinicTermCode, Recall, RecallNotice,
 ]  # fmt: skip
 
 
@@ -2045,6 +2052,33 @@ class Seeder:
                     signals.append(s)
         self.insert(LotSignal, signals)
 
+    # -- stage 7: a recall, through the real services (after the backdated inserts) ----------
+
+    def build_recall(self) -> None:
+        """New York's quarantined lot (two infections) recalled today and its patients
+        messaged: half the notices delivered, a third of those acknowledged."""
+        ctx = self.ctxs.get(NEW_YORK)
+        held = [
+            lp["row"]
+            for lots in (ctx.lots.values() if ctx else [])
+            for lp in lots
+            if lp["row"].status == LotStatus.QUARANTINED
+        ]
+        if not held:
+            return
+        recall = lot_recall(lot=held[0], user=ctx.safety_lead, reason=RECALL_REASON)
+        recall_message_all(recall=recall, user=ctx.safety_lead)
+        notices = list(recall.notices.filter(message__isnull=False).order_by("pk"))
+        now = timezone.now()
+        for i, notice in enumerate(notices[: len(notices) // 2 + 1]):
+            OutboxMessage.objects.filter(pk=notice.message_id).update(
+                state=MessageState.SENT, sent_at=now, attempts=1
+            )
+            notice.reached_at = now
+            if i % 3 == 0:
+                notice.acknowledged_at = now + timedelta(hours=1)
+            notice.save(update_fields=["reached_at", "acknowledged_at", "updated_at"])
+
     # -- the whole thing -------------------------------------------------------------------
 
     def run(self) -> None:
@@ -2087,6 +2121,8 @@ def demo_seed(*, scale: float = 1.0, seed: int = 2026, now: datetime | None = No
     backdated = [m for m in SEEDED_MODELS if m not in (User, PatientAccess)]
     with transaction.atomic(), _backdating(backdated):
         seeder.run()
+    with transaction.atomic():
+        seeder.build_recall()
     # The charts and lot signals read the summary tables: build them now, not at the first beat.
     summaries_refresh()
     counts = {m._meta.label: m.objects.count() for m in SEEDED_MODELS}

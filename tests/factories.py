@@ -183,6 +183,8 @@ from treatments.models import (  # noqa: E402
     ProductForm,
     ProductLot,
     ProductSource,
+    Recall,
+    RecallNotice,
     SeriesTemplate,
     SessionAddendum,
     SessionStatus,
@@ -471,6 +473,33 @@ class CheckInFactory(factory.django.DjangoModelFactory):
 
 
 # adverse_events
+
+
+class RecallFactory(factory.django.DjangoModelFactory):
+    """A recall of a (recalled) lot by a safety lead of its clinic."""
+
+    class Meta:
+        model = Recall
+
+    lot = factory.SubFactory(
+        ProductLotFactory, status=LotStatus.RECALLED, status_reason="Sterility test failed"
+    )
+    reason = "Sterility test failed"
+    recalled_by = factory.SubFactory(
+        PractitionerFactory, clinic=factory.SelfAttribute("..lot.product.clinic")
+    )
+
+
+class RecallNoticeFactory(factory.django.DjangoModelFactory):
+    """A patient of the recall's clinic on the recall (no message yet)."""
+
+    class Meta:
+        model = RecallNotice
+
+    recall = factory.SubFactory(RecallFactory)
+    patient = factory.SubFactory(
+        PatientFactory, clinic=factory.SelfAttribute("..recall.lot.product.clinic")
+    )
 
 
 class ReactionTermFactory(factory.django.DjangoModelFactory):

@@ -16,6 +16,8 @@ from .models import (
     CheckIn,
     Product,
     ProductLot,
+    Recall,
+    RecallNotice,
     SeriesTemplate,
     SessionAddendum,
     TreatmentSeries,
@@ -186,3 +188,36 @@ class CheckInAdmin(admin.ModelAdmin):
     raw_id_fields = ["session", "link", "message", "reminder"]
     readonly_fields = [*AUDIT_FIELDS, "sent_at", "reminded_at", "answered_at"]
     date_hierarchy = "due_at"
+
+
+class RecallNoticeInline(admin.TabularInline):
+    model = RecallNotice
+    extra = 0
+    fields = ["patient", "message", "call_task", "reached_at", "acknowledged_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Recall)
+class RecallAdmin(NeverDeleteMixin, admin.ModelAdmin):
+    list_display = ["lot", "recalled_at", "recalled_by", "messaged_at"]
+    list_filter = ["lot__product__clinic"]
+    search_fields = ["lot__lot_number", "lot__product__name", "reason"]
+    list_select_related = ["lot__product", "recalled_by"]
+    raw_id_fields = ["lot", "recalled_by"]
+    # Made by treatments.services.lot_recall with the lot's status; the admin shows it.
+    readonly_fields = [*AUDIT_FIELDS, "lot", "recalled_by", "recalled_at", "messaged_at"]
+    inlines = [RecallNoticeInline]
+
+
+@admin.register(RecallNotice)
+class RecallNoticeAdmin(NeverDeleteMixin, admin.ModelAdmin):
+    list_display = ["recall", "patient", "reached_at", "acknowledged_at"]
+    list_filter = ["recall__lot__product__clinic"]
+    search_fields = ["patient__last_name", "patient__first_name", "recall__lot__lot_number"]
+    list_select_related = ["recall", "patient"]
+    raw_id_fields = ["recall", "patient", "sessions", "message", "link", "call_task"]
+    readonly_fields = [*AUDIT_FIELDS, "reached_at", "acknowledged_at"]

@@ -7,7 +7,8 @@ class TreatmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox (a floor below) renders check-in messages through these.
-        from . import aftercare, checkins
+        from . import aftercare, checkins, recalls
 
         checkins.register_renderers()
         aftercare.register_renderers()
+        recalls.register_renderers()

@@ -591,3 +591,86 @@ class CheckIn(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.step_label} check-in for session {self.session_id}"
+
+
+class Recall(BaseModel):
+    """A lot's recall: why, by whom, when. Recalled is final, so a lot has at most one.
+
+    Its notices list every patient who received the lot (sessions not entered in error), as
+    the lot stood when it was recalled: no session can use a recalled lot afterwards."""
+
+    lot = models.ForeignKey(ProductLot, on_delete=models.PROTECT, related_name="recalls")
+    reason = models.TextField()
+    recalled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recalled_at = models.DateTimeField(default=timezone.now)
+    messaged_at = models.DateTimeField(
+        null=True, blank=True, help_text='When "message all" was first used.'
+    )
+
+    objects = AuditedQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "lot__product__clinic"
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    never_delete: ClassVar[bool] = True
+
+    class Meta:
+        verbose_name = "lot recall"
+        verbose_name_plural = "lot recalls"
+        ordering = ["-recalled_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lot"],
+                name="recall_one_per_lot",
+                violation_error_message="This lot has already been recalled.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="recall_has_reason",
+                violation_error_message="A recall needs a reason.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recall of lot {self.lot_id} on {self.recalled_at:%Y-%m-%d}"
+
+
+class RecallNotice(BaseModel):
+    """One patient's recall notice: the sessions in which they received the lot, the message
+    that told them (at most one per recall), when it reached them and when they acknowledged
+    it through their link, or the front-desk call when no message could."""
+
+    recall = models.ForeignKey(Recall, on_delete=models.PROTECT, related_name="notices")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="recall_notices")
+    sessions = models.ManyToManyField(TreatmentSession, related_name="recall_notices")
+    message = models.OneToOneField(
+        OutboxMessage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    link = models.OneToOneField(
+        PersonalLink, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    call_task = models.ForeignKey(
+        "patients.CallTask", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reached_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuditedQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "recall__lot__product__clinic"
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    never_delete: ClassVar[bool] = True
+
+    class Meta:
+        verbose_name = "recall notice"
+        verbose_name_plural = "recall notices"
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recall", "patient"],
+                name="recall_notice_one_per_patient",
+                violation_error_message="This patient already has a notice for this recall.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recall notice {self.recall_id} for patient {self.patient_id}"

@@ -21,6 +21,8 @@ from .models import (
     LotStatus,
     Product,
     ProductLot,
+    Recall,
+    RecallNotice,
     SessionAddendum,
     SessionStatus,
     TreatmentSession,
@@ -131,6 +133,101 @@ def lot_correct(*, lot: ProductLot, reason: str, **changes) -> ProductLot:
     locked._change_reason = reason
     locked.save()
     return locked
+
+
+# Lot status: which states each action may start from. Recalled is final.
+LOT_TRANSITIONS = {
+    LotStatus.QUARANTINED: (LotStatus.RELEASED,),
+    LotStatus.RELEASED: (LotStatus.QUARANTINED,),
+    LotStatus.RECALLED: (LotStatus.RELEASED, LotStatus.QUARANTINED),
+}
+REASON_MAX = 1000
+
+
+def _lot_set_status(*, lot: ProductLot, user, status: str, reason: str) -> ProductLot:
+    """Move a lot to `status` with one conditional UPDATE (the row must still be in a state
+    the move starts from), so two clicks, or a quarantine racing a recall, cannot both apply.
+    The history row carries who and why; a session logged at the same moment either took its
+    stock before the UPDATE or is refused by `lot_consume`'s own conditional UPDATE after it.
+    """
+    if len(reason) > REASON_MAX:
+        raise RuleViolation(f"Keep the reason to {REASON_MAX:,} characters.", field="reason")
+    allowed = LOT_TRANSITIONS[status]
+    now = timezone.now()
+    # The base manager: this UPDATE must not write a history row by itself (the audited
+    # manager would, even when the condition matched nothing); we write it below, with the
+    # reason, only when the move happened.
+    moved = ProductLot._base_manager.filter(pk=lot.pk, status__in=allowed).update(
+        status=status,
+        status_reason=reason,
+        status_changed_at=now,
+        status_changed_by=user,
+        updated_at=now,
+    )
+    lot.refresh_from_db()
+    if not moved:
+        verb = {"quarantined": "quarantine", "released": "release", "recalled": "recall"}
+        raise Conflict(
+            f"Lot {lot.lot_number} is {lot.get_status_display().lower()}: "
+            f"it cannot be {status} now ({verb[status]} needs a lot that is "
+            f"{' or '.join(str(s) for s in allowed)}).",
+            field="status",
+            code="lot_status_changed",
+        )
+    ProductLot.history.bulk_history_create(
+        [lot], update=True, default_user=user, default_change_reason=(reason or status)[:100]
+    )
+    return lot
+
+
+@transaction.atomic
+def lot_quarantine(*, lot: ProductLot, user, reason: str) -> ProductLot:
+    """Hold a released lot: from this moment no session can record it. Needs a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation("Say why the lot is quarantined.", field="reason")
+    return _lot_set_status(lot=lot, user=user, status=LotStatus.QUARANTINED, reason=reason)
+
+
+@transaction.atomic
+def lot_release(*, lot: ProductLot, user, reason: str = "") -> ProductLot:
+    """Release a quarantined lot for use again (a recalled lot stays recalled)."""
+    reason = (reason or "").strip()
+    return _lot_set_status(lot=lot, user=user, status=LotStatus.RELEASED, reason=reason)
+
+
+@transaction.atomic
+def lot_recall(*, lot: ProductLot, user, reason: str) -> Recall:
+    """Recall a lot for good, and list every patient who received it: one notice per
+    patient with the sessions (not entered in error) in which they did. Messaging them is
+    `recalls.recall_message_all`, a separate, repeatable step."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation("Say why the lot is recalled.", field="reason")
+    lot = _lot_set_status(lot=lot, user=user, status=LotStatus.RECALLED, reason=reason)
+    recall = Recall(lot=lot, reason=reason, recalled_by=user, recalled_at=lot.status_changed_at)
+    recall.full_clean()
+    recall.save()
+    sessions: dict[int, list[int]] = {}
+    for session_id, patient_id in (
+        TreatmentSession.objects.filter(lot=lot)
+        .exclude(status=SessionStatus.ENTERED_IN_ERROR)
+        .order_by("performed_at", "pk")
+        .values_list("pk", "patient_id")
+    ):
+        sessions.setdefault(patient_id, []).append(session_id)
+    notices = RecallNotice.objects.bulk_create(
+        [RecallNotice(recall=recall, patient_id=patient_id) for patient_id in sessions]
+    )
+    through = RecallNotice.sessions.through
+    through.objects.bulk_create(
+        [
+            through(recallnotice_id=notice.pk, treatmentsession_id=session_id)
+            for notice in notices
+            for session_id in sessions[notice.patient_id]
+        ]
+    )
+    return recall
 
 
 def lot_consume(*, lot: ProductLot, units: int, on_date: date) -> ProductLot:

@@ -31,6 +31,8 @@ from treatments.models import (
     CheckIn,
     Product,
     ProductLot,
+    Recall,
+    RecallNotice,
     SeriesTemplate,
     SessionAddendum,
     TreatmentSeries,
@@ -49,6 +51,8 @@ FRONT_DESK_READS: dict[type[models.Model], bool] = {
     CallTask: True,
     Product: True,
     ProductLot: True,
+    Recall: False,
+    RecallNotice: False,
     SeriesTemplate: True,
     TreatmentSeries: True,
     Appointment: True,
@@ -87,6 +91,7 @@ def _populate(clinic: Clinic) -> None:
     f.AssessmentFactory(report__clinic=clinic)
     f.AlarmFactory(clinic=clinic)
     f.LotSignalFactory(lot__product__clinic=clinic)
+    f.RecallNoticeFactory(recall__lot__product__clinic=clinic)
     f.LotWeekSummaryFactory(lot__product__clinic=clinic)
     f.LotTermSummaryFactory(lot__product__clinic=clinic)
     f.ReactionWeekSummaryFactory(clinic=clinic)

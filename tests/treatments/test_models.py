@@ -27,6 +27,8 @@ from tests.factories import (
     CheckInFactory,
     ProductFactory,
     ProductLotFactory,
+    RecallFactory,
+    RecallNoticeFactory,
     SeriesTemplateFactory,
     SessionAddendumFactory,
     TreatmentSeriesFactory,
@@ -123,6 +125,23 @@ REFUSALS = [
         choices_message("status", LotStatus),
         changed(ProductLotFactory, status="lost", status_reason="Fell behind the fridge"),
         field_level=True,
+    ),
+    # Recall and RecallNotice
+    refusal(
+        "recall_one_per_lot",
+        "This lot has already been recalled.",
+        duplicate(RecallFactory, "lot"),
+    ),
+    refusal(
+        "recall_has_reason",
+        "A recall needs a reason.",
+        changed(RecallFactory, reason=""),
+        field_level=True,
+    ),
+    refusal(
+        "recall_notice_one_per_patient",
+        "This patient already has a notice for this recall.",
+        duplicate(RecallNoticeFactory, "recall", "patient"),
     ),
     # SeriesTemplate
     refusal(

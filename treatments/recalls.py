@@ -1,0 +1,250 @@
+"""Reaching every patient who received a recalled lot: "message all" (once per patient per
+recall), the recall notice message with its personal link, the patient's acknowledgement,
+and the reach status the recall page and its CSV show.
+
+The notice rows are made by `services.lot_recall`. Messages go through the outbox, rendered
+at delivery (the link is minted then, so its token is never stored); a patient who cannot be
+messaged, or whose message failed, becomes a front-desk call task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from patients import outbox
+from patients.links import link_issue, link_token, link_url
+from patients.models import (
+    CallReason,
+    CallState,
+    CallTask,
+    Language,
+    LinkPurpose,
+    MessageKind,
+    MessageState,
+    OutboxMessage,
+    PersonalLink,
+)
+
+from .models import Recall, RecallNotice, TreatmentSession
+
+# The message states in which the notice did not reach the patient and never will.
+NOT_REACHED = (MessageState.FAILED, MessageState.MISSED, MessageState.SUPPRESSED)
+
+
+@dataclass(frozen=True)
+class MessageAllResult:
+    queued: int
+    calls: int
+
+
+def _key(notice: RecallNotice) -> str:
+    return f"recall:{notice.recall_id}:{notice.patient_id}"
+
+
+@transaction.atomic
+def recall_message_all(*, recall: Recall, user) -> MessageAllResult:
+    """Send the recall notice to every patient on the recall who has not had it: one outbox
+    message per patient per recall (the message's idempotency key and the notice's one-to-one
+    message make a second click, or two at once, send nothing more). A patient who cannot be
+    messaged (no consent, no usable channel), or whose message failed, was missed or was
+    suppressed, gets one front-desk call task instead."""
+    # Lock the recall: two "message all" at once run one after the other.
+    recall = Recall.objects.select_for_update(of=("self",)).get(pk=recall.pk)
+    now = timezone.now()
+    queued = calls = 0
+    notices = (
+        RecallNotice.objects.filter(recall=recall)
+        .select_related("patient", "message", "call_task")
+        .order_by("pk")
+    )
+    for notice in notices:
+        if notice.message_id is None and notice.call_task_id is None:
+            message = outbox.message_to_patient(
+                patient=notice.patient,
+                kind=MessageKind.RECALL,
+                due_at=now,
+                idempotency_key=_key(notice),
+                context={"notice": notice.pk},
+                call_reason_if_unreachable=None,
+            )
+            if message is not None:
+                RecallNotice.objects.filter(pk=notice.pk, message__isnull=True).update(
+                    message=message
+                )
+                queued += 1
+                continue
+        elif notice.call_task_id is not None or notice.message.state not in NOT_REACHED:
+            continue
+        # A failed or missed message already has the outbox's call task; use that one.
+        task = (
+            CallTask.objects.filter(message_id=notice.message_id).first()
+            if notice.message_id
+            else None
+        ) or outbox.call_task_open(
+            patient=notice.patient,
+            reason=CallReason.RECALL,
+            dedupe_key=_key(notice),
+            message=notice.message,
+        )
+        RecallNotice.objects.filter(pk=notice.pk, call_task__isnull=True).update(call_task=task)
+        calls += 1
+    if recall.messaged_at is None:
+        Recall.objects.filter(pk=recall.pk).update(messaged_at=now)
+    return MessageAllResult(queued=queued, calls=calls)
+
+
+def recall_notice_acknowledge(*, notice: RecallNotice) -> RecallNotice:
+    """The patient pressed "I have read this". The first time counts; again is harmless."""
+    RecallNotice.objects.filter(pk=notice.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now()
+    )
+    notice.refresh_from_db(fields=["acknowledged_at"])
+    return notice
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def recall_notices(recall: Recall) -> QuerySet[RecallNotice]:
+    """A recall's notices with everything the page and the CSV show, in a fixed number of
+    queries: patient, message, call task, and the sessions (date, lot) in which they got it."""
+    return (
+        RecallNotice.objects.filter(recall=recall)
+        .select_related("patient", "message", "call_task")
+        .prefetch_related(
+            Prefetch(
+                "sessions",
+                queryset=TreatmentSession.objects.only("pk", "uuid", "performed_at").order_by(
+                    "performed_at"
+                ),
+            )
+        )
+        .order_by("patient__last_name", "patient__first_name", "pk")
+    )
+
+
+def notice_for_link(link: PersonalLink | None) -> RecallNotice | None:
+    """The recall notice a live recall link answers, or None."""
+    if link is None or link.purpose != LinkPurpose.RECALL or not link.is_live:
+        return None
+    return (
+        RecallNotice.objects.select_related(
+            "patient", "recall__lot__product__clinic", "recall__lot__product"
+        )
+        .filter(link=link)
+        .first()
+    )
+
+
+def reach_status(notice: RecallNotice) -> tuple[str, str]:
+    """(code, words) for whether the notice reached the patient, for the page and the CSV."""
+    if notice.acknowledged_at:
+        return "acknowledged", "Acknowledged"
+    message = notice.message
+    if message is None:
+        if notice.call_task_id:
+            return "call", "No way to message: call"
+        return "not_sent", "Not messaged yet"
+    if message.state == MessageState.SENT:
+        return "reached", f"Reached by {message.get_channel_display().lower()}"
+    if message.state in NOT_REACHED:
+        words = {
+            MessageState.FAILED: "Message failed",
+            MessageState.MISSED: "Message too late",
+            MessageState.SUPPRESSED: "Message stopped (opt-out or bounce)",
+        }[message.state]
+        return "failed", f"{words}: call"
+    return "queued", "Queued"
+
+
+def call_state(notice: RecallNotice) -> str:
+    task = notice.call_task
+    if task is None:
+        return ""
+    return "called" if task.state == CallState.DONE else task.get_state_display().lower()
+
+
+# --- the message ---------------------------------------------------------------------------
+
+TEXT = {
+    Language.EN: (
+        "{clinic}: important notice about your treatment",
+        "Hi {first_name}, this is {clinic}. A batch (lot {lot}) of the {product} used in "
+        "your treatment on {dates} has been recalled as a precaution. Please read what this "
+        "means for you and tell us you have read it: [url]\n"
+        "If you have swelling, hot or spreading redness, pus, fever, lumps under the skin, or "
+        "trouble breathing, call {phone} or seek urgent care.",
+    ),
+    Language.KO: (
+        "{clinic}: 시술 관련 중요 안내",
+        "{first_name}님, {clinic}입니다. {dates}에 받으신 시술에 사용된 {product}의 "
+        "로트({lot})가 예방 차원에서 회수되었습니다. 안내를 읽고 확인해 주세요: [url]\n"
+        "붓기, 뜨겁거나 번지는 붉은기, 고름, 발열, 피부 아래 멍울, 호흡 곤란이 있으면 "
+        "{phone}로 전화하시거나 즉시 진료를 받으세요.",
+    ),
+}
+
+
+class RecallRenderer:
+    """Renders the recall notice at delivery, with the notice's personal recall link (a retry
+    reuses it). Only the first name, the clinic, the product, the lot and the dates go in."""
+
+    def render(self, message: OutboxMessage) -> outbox.Rendered:
+        notice = (
+            RecallNotice.objects.select_related("patient", "link", "recall__lot__product__clinic")
+            .filter(pk=message.context.get("notice"))
+            .first()
+        )
+        if notice is None:
+            raise outbox.PermanentDeliveryError("recall notice no longer exists")
+        patient, lot = notice.patient, notice.recall.lot
+        clinic = lot.product.clinic
+        token = link_token(notice.link) if notice.link else None
+        if token is None:
+            link, token = link_issue(
+                patient=patient, purpose=LinkPurpose.RECALL, replaces=notice.link
+            )
+            RecallNotice.objects.filter(pk=notice.pk).update(link=link)
+        zone = ZoneInfo(clinic.time_zone)
+        dates = ", ".join(
+            f"{timezone.localtime(d, zone):%Y-%m-%d}"
+            for d in notice.sessions.order_by("performed_at").values_list("performed_at", flat=True)
+        )
+        subject, text = TEXT.get(patient.language, TEXT[Language.EN])
+        fields = {
+            "clinic": clinic.name,
+            "first_name": patient.first_name,
+            "lot": lot.lot_number,
+            "product": lot.product.name,
+            "dates": dates,
+            "phone": clinic.phone,
+        }
+        text = text.format(**fields)
+        return outbox.Rendered(
+            subject=subject.format(**fields),
+            body=text.replace("[url]", link_url(token)),
+            stored_body=text.replace("[url]", "[personal link]"),
+        )
+
+    def on_sent(self, message: OutboxMessage) -> None:
+        RecallNotice.objects.filter(
+            pk=message.context.get("notice"), reached_at__isnull=True
+        ).update(reached_at=message.sent_at or timezone.now())
+
+    def on_failed(self, message: OutboxMessage) -> None:
+        # The outbox has just opened its "message failed/missed" call task: the notice
+        # points at it, so the recall page shows the call and no second task is opened.
+        task = CallTask.objects.filter(message_id=message.pk).first()
+        if task is not None:
+            RecallNotice.objects.filter(
+                pk=message.context.get("notice"), call_task__isnull=True
+            ).update(call_task=task)
+
+
+def register_renderers() -> None:
+    outbox.register_renderer(MessageKind.RECALL, RecallRenderer())
