@@ -142,13 +142,18 @@ def reports_to_triage(*, user: Any) -> QuerySet[ReactionReport]:
 
 
 def reactions_prolonged(*, user: Any) -> QuerySet[ReactionReport]:
-    """Still-ongoing reactions past their term's usual course (onset + course < today)."""
-    today = timezone.localdate()
+    """Still-ongoing reactions past their term's usual course (onset + course < today).
+
+    "Today" is each clinic's own date: at 08:00 in Seoul it is still yesterday in UTC, and a
+    reaction due to end yesterday (Seoul) is prolonged there already."""
+    past_course = Q(pk__in=[])
+    for clinic_id, start, _ in today_windows(user=user, roles=CLINICAL_ROLES):
+        past_course |= Q(clinic_id=clinic_id, expected_end__lt=start.date())
     return (
         ReactionReport.objects.visible_to(user)
         .filter(ongoing=True, term__usual_course_days__isnull=False)
         .annotate(expected_end=AddDays(F("onset_date"), F("term__usual_course_days")))
-        .filter(expected_end__lt=today)
+        .filter(past_course)
         .select_related("patient", "term", "session")
         .order_by("onset_date")
     )

@@ -3,9 +3,10 @@ pinned at two data sizes, and acknowledging a red-flag alarm."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -62,8 +63,9 @@ class TestQueryCounts:
     def test_the_practitioner_dashboard_costs_the_same_at_two_data_sizes(
         self, practitioner_client, clinic_a
     ):
+        # 21: the prolonged panel reads the clinics' time zones for each clinic's "today".
         assert_constant_queries(
-            practitioner_client, URL, lambda n: _clinical_rows(clinic_a, n), expected=20
+            practitioner_client, URL, lambda n: _clinical_rows(clinic_a, n), expected=21
         )
 
     def test_the_front_desk_dashboard_costs_the_same_at_two_data_sizes(
@@ -144,6 +146,23 @@ class TestSelectors:
         no_course = ReactionTermFactory(code="no_course", usual_course_days=None)
         ReactionReportFactory(clinic=clinic_a, term=no_course, onset_date=today - timedelta(30))
         assert list(board.reactions_prolonged(user=practitioner_a)) == [late]
+
+    def test_a_reaction_is_prolonged_by_the_clinics_date_not_the_servers(
+        self, practitioner_a, clinic_a
+    ):
+        """GIVEN a Seoul clinic at 08:00 Seoul time (23:00 the day before in UTC)
+        AND a 3-day reaction that started 4 days ago by Seoul's date (3 by UTC's)
+        THEN it is prolonged: its course ended yesterday in Seoul."""
+        assert clinic_a.time_zone == "Asia/Seoul"
+        term = ReactionTermFactory(code="three_days", usual_course_days=3)
+        with time_machine.travel(datetime(2026, 6, 9, 23, 0, tzinfo=UTC), tick=False):
+            seoul_today = date(2026, 6, 10)
+            late = ReactionReportFactory(
+                clinic=clinic_a, term=term, onset_date=seoul_today - timedelta(4)
+            )
+            ReactionReportFactory(clinic=clinic_a, term=term, onset_date=seoul_today - timedelta(3))
+            assert timezone.localdate() == date(2026, 6, 9), "the server's date is a day behind"
+            assert list(board.reactions_prolonged(user=practitioner_a)) == [late]
 
     def test_todays_sessions_are_today_in_the_clinics_time_zone(self, practitioner_a, clinic_a):
         today = TreatmentSessionFactory(clinic=clinic_a, performed_at=timezone.now())
