@@ -45,8 +45,10 @@ def test_sigkill_of_the_worker_five_times_loses_nothing_and_delivers_nothing_twi
     our commit of `sent` in a process that is sending at that instant, so raw repeats (attempts
     the provider's idempotency key absorbed) are at most kills x worker processes, and in any
     case at most kills x BATCH_SIZE (the whole batch in flight). Every repeated key is flagged
-    `duplicate_suspected` on its row (the first unfinished row of an expired claim is flagged
-    when the lease is released), so no repeat is silent even with a provider that ignores keys.
+    `duplicate_suspected` on its row, so no repeat is silent even with a provider that ignores
+    keys; and only rows whose send had started (`send_started_at` committed just before the
+    provider call) are flagged, so flags too are at most kills x worker processes, however many
+    claimed batches wait in the killed worker's prefetch.
     """
     hard_timeout(150)
     total, spread, kills = 1000, 10.0, 5
@@ -86,6 +88,7 @@ def test_sigkill_of_the_worker_five_times_loses_nothing_and_delivers_nothing_twi
     assert_delivered_once_each(figures, world)
     assert figures["raw_repeats"] <= kills * WORKER_CONCURRENCY <= kills * BATCH_SIZE, shown
     assert figures["_repeated"] <= figures["_flagged"], shown
+    assert figures["flagged_duplicate_suspected"] <= kills * WORKER_CONCURRENCY, shown
 
 
 def run_through_a_broker_fault(world, record_property, *, name: str, fault) -> None:
