@@ -35,6 +35,12 @@ app.conf.beat_schedule = {
         "task": "patients.tasks.outbox_sweep",
         "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30")),
     },
+    # Brings the chart and lot-signal summary tables up to date: only what changed since the
+    # last run is recomputed, so an idle clinic costs a few index lookups.
+    "summaries-refresh": {
+        "task": "adverse_events.tasks.summaries_refresh_task",
+        "schedule": float(os.environ.get("SUMMARIES_INTERVAL_SECONDS", "300")),
+    },
     # Nightly lot safety: refreshes the summary tables and computes every lot's rates and
     # signals (new reports also ask for a run a minute later, debounced).
     "lot-signals-nightly": {

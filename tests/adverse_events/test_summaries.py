@@ -245,3 +245,16 @@ def test_sessions_count_in_their_utc_week_and_plan_steps_give_the_day() -> None:
     }
     assert table_lot_weeks() == {(session.lot_id, monday): (1, 0)}
     assert summaries_as_of() is not None
+
+
+def test_the_task_refreshes_and_beat_runs_it_every_five_minutes() -> None:
+    from adverse_events.tasks import summaries_refresh_task
+    from clinic.celery import app
+
+    session = f.TreatmentSessionFactory()
+    f.ReactionReportFactory(session=session, onset_date=session.performed_at.date())
+    assert summaries_refresh_task() == {"lots": 1, "reactions": 1, "checkins": 0}
+    assert table_lot_weeks() == {(session.lot_id, week_of(session.performed_at)): (1, 1)}
+    entry = app.conf.beat_schedule["summaries-refresh"]
+    assert entry["task"] == summaries_refresh_task.name
+    assert entry["schedule"] == 300
