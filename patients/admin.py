@@ -103,6 +103,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "lease_expires_at",
         "attempts",
         "provider_message_id",
+        "send_started_at",
         "sent_at",
     ]
     date_hierarchy = "due_at"

@@ -69,9 +69,18 @@ def main() -> int:
 
         django.setup()
         print(f"scratch database {world.db_name}; broker {redis.url}; CPUs {os.cpu_count()}")
-        bench_planning(args.sessions)
-        bench_sweeping(world, args.messages, args.pings, args.concurrency)
-        explain_claim()
+        concurrency = args.concurrency
+        for name, part in (
+            ("planning", lambda: bench_planning(args.sessions)),
+            ("sweeping", lambda: bench_sweeping(world, args.messages, args.pings, concurrency)),
+            ("claim query", explain_claim),
+        ):
+            before, started = _load(), time.perf_counter()
+            part()
+            print(
+                f"[{name}] part took {time.perf_counter() - started:.0f}s; load average "
+                f"(1, 5, 15 min) before {before}, after {_load()} (the machine is shared)"
+            )
     finally:
         from django.db import connections
 
@@ -80,6 +89,10 @@ def main() -> int:
         redis.stop()
         drop_database(base_url, template)
     return 0
+
+
+def _load() -> str:
+    return "/".join(f"{n:.1f}" for n in os.getloadavg())
 
 
 # --- 1 planning ----------------------------------------------------------------------------
@@ -222,25 +235,34 @@ def bench_sweeping(world, messages: int, pings: int, concurrency: int) -> None:
 
 # --- 3 the sweeper's query plan ------------------------------------------------------------
 def explain_claim() -> None:
+    from datetime import timedelta
+
     from django.db import connection, transaction
     from django.utils import timezone
 
     from patients.models import OutboxMessage
 
-    # The outbox now holds the messages just sent (and no pending rows): queue some due ones
-    # so the plan is the one a busy sweep sees.
+    # The outbox now holds the messages just sent and no pending rows. Statistics as they are
+    # (a history of sent rows), then, inside a transaction rolled back afterwards (the worker
+    # and beat are still running), 500 of them made due again: the plan a busy sweep sees.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE patients_outboxmessage")
+    now = timezone.now()
     query = (
-        OutboxMessage.objects.due(timezone.now())
+        OutboxMessage.objects.due(now)
         .order_by("due_at")
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)[:50]
     )
     with transaction.atomic(), connection.cursor() as cursor:
+        due_again = list(OutboxMessage.objects.order_by("pk").values_list("pk", flat=True)[:500])
+        OutboxMessage.objects.filter(pk__in=due_again).update(
+            state="pending", due_at=now - timedelta(minutes=1)
+        )
         sql, params = query.query.sql_with_params()
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
     total = OutboxMessage.objects.count()
     print(f"\n[claim query] on an outbox of {total} rows:\n{sql % tuple(map(repr, params))}")
     print(plan)
