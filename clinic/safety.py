@@ -145,7 +145,7 @@ class Chart:
     width: int = 640
     height: int = 260
     left: int = 52
-    right: int = 16
+    right: int = 32
     top: int = 16
     bottom: int = 40
     y_max: float = 0.05
@@ -230,9 +230,9 @@ def lot_chart(*, lot: ProductLot) -> Chart:
         for i, p in enumerate(points)
         if p.other_rate is not None
     )
-    digits = 0 if chart.y_max >= 0.1 else 1
     chart.y_ticks = [
-        (chart.y(chart.y_max * f), f"{chart.y_max * f:.{digits}%}") for f in (0, 0.25, 0.5, 0.75, 1)
+        (chart.y(chart.y_max * f), f"{chart.y_max * f * 100:.1f}".removesuffix(".0") + "%")
+        for f in (0, 0.25, 0.5, 0.75, 1)
     ]
     step = max(1, len(points) // 6)
     chart.x_ticks = [

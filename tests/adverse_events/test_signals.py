@@ -325,3 +325,37 @@ def test_a_broker_failure_releases_the_marker(monkeypatch):
     monkeypatch.setattr(tasks.signals_run, "apply_async", down)
     assert not signals.signals_run_soon()
     assert signals.signals_run_claim()  # not blocked by the failed attempt
+
+
+# --- end to end: the task refreshes the summaries from real rows, then computes -----------
+
+
+def test_the_task_refreshes_the_summaries_then_raises_signals_from_real_reports(clinic_a):
+    """GIVEN real sessions and reports: a lot with 5 of 10 sessions followed by redness (one
+    of them an infection too) and four lots with 1 case in 40 sessions WHEN the signals task
+    runs THEN the summaries hold those counts and the lot has a rate and a sentinel signal."""
+    from adverse_events.models import LotWeekSummary
+    from adverse_events.tasks import signals_run
+
+    product = ProductFactory(clinic=clinic_a)
+    hot = ProductLotFactory(product=product, quantity_received=100)
+    infection = ReactionTerm.objects.filter(sentinel=True).first()
+    for i in range(10):
+        session = TreatmentSessionFactory(lot=hot, clinic=clinic_a)
+        if i < 5:
+            report = ReactionReportFactory(session=session, term=redness())
+    ReactionReportFactory(session=session, term=infection)  # the 10th: a sentinel case
+    for _ in range(4):
+        lot = ProductLotFactory(product=product, quantity_received=100)
+        sessions = [TreatmentSessionFactory(lot=lot, clinic=clinic_a) for _ in range(10)]
+    ReactionReportFactory(session=sessions[0], term=redness())
+
+    result = signals_run()
+
+    assert sum(LotWeekSummary.objects.filter(lot=hot).values_list("cases", flat=True)) == 6
+    rate = LotSignal.objects.get(lot=hot, kind=SignalKind.RATE, term=None)
+    assert (rate.cases, rate.exposure) == (6, 10)
+    sentinel = LotSignal.objects.get(kind=SignalKind.SENTINEL)
+    assert sentinel.lot == hot and sentinel.report.term == infection
+    assert report.session.lot == hot
+    assert result["raised"] >= 3 and result["sentinels"] == 1
