@@ -374,15 +374,15 @@ def _send_starting(message: OutboxMessage, token: uuid.UUID) -> bool:
     the row to another worker at any moment, and both would send it). From here until `sent`
     is committed, a crash leaves a row that may have reached the provider."""
     now = timezone.now()
-    with transaction.atomic():
-        return bool(
-            OutboxMessage.objects.filter(
-                pk=message.pk,
-                claim_token=token,
-                state=MessageState.CLAIMED,
-                lease_expires_at__gt=now,
-            ).update(send_started_at=now)
-        )
+    # One UPDATE: in autocommit (a delivery task) it is committed when it returns.
+    return bool(
+        OutboxMessage.objects.filter(
+            pk=message.pk,
+            claim_token=token,
+            state=MessageState.CLAIMED,
+            lease_expires_at__gt=now,
+        ).update(send_started_at=now)
+    )
 
 
 def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
