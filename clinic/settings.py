@@ -346,6 +346,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "source" (a product's, a reaction report's).
+    "ENUM_NAME_OVERRIDES": {
+        "ProductSourceEnum": "treatments.models.ProductSource",
+        "ReportSourceEnum": "adverse_events.models.ReportSource",
+    },
 }
 
 # --- logging: no patient data; record ids only ---------------------------------------------

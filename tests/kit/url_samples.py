@@ -269,6 +269,11 @@ def _api_patient(world: MatrixWorld) -> dict[str, Any]:
 
 
 @url_kwargs("api:appointment-detail")
+@url_kwargs("api:appointment-reschedule")
+@url_kwargs("api:appointment-cancel")
+@url_kwargs("api:appointment-arrive")
+@url_kwargs("api:appointment-no-show")
+@url_kwargs("api:appointment-clear-hold")
 def _api_appointment(world: MatrixWorld) -> dict[str, Any]:
     return _uuid_of("AppointmentFactory", clinic=world.clinic_a)
 
@@ -284,6 +289,7 @@ def _api_product(world: MatrixWorld) -> dict[str, Any]:
 
 
 @url_kwargs("api:lot-detail")
+@url_kwargs("api:lot-correct")
 def _api_lot(world: MatrixWorld) -> dict[str, Any]:
     return _uuid_of("ProductLotFactory", product__clinic=world.clinic_a)
 

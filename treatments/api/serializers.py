@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from clinic.api.fields import ScopedRef, ref
-from clinic.core.models import User
+from clinic.core.models import Clinic, Role, User
 from patients.models import Patient
 from treatments.models import (
     Appointment,
@@ -13,8 +15,11 @@ from treatments.models import (
     DeliveryMethod,
     LaserType,
     Product,
+    ProductForm,
     ProductLot,
+    ProductSource,
     SeriesTemplate,
+    Storage,
     TreatmentSeries,
     TreatmentSession,
 )
@@ -234,3 +239,127 @@ class CheckInSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+# --- writes: appointment actions, products, lots ---------------------------------------------
+
+
+class RescheduleSerializer(serializers.Serializer):
+    """Input of moving a booked appointment (treatments.booking.appointment_reschedule)."""
+
+    starts_at = serializers.DateTimeField(
+        help_text="The new start, with its offset; the length stays the same."
+    )
+
+
+class RescheduledSerializer(serializers.Serializer):
+    appointment = AppointmentSerializer()
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="E.g. an interval under the series' minimum."
+    )
+
+
+class ClearHoldSerializer(serializers.Serializer):
+    """Input of clearing a safety hold (treatments.booking.appointment_clear_hold)."""
+
+    reason = serializers.CharField(max_length=2000, help_text="Why treatment may go ahead.")
+
+
+class ProductCreateSerializer(serializers.Serializer):
+    """Input of adding a product (treatments.services.product_create); safety leads only."""
+
+    clinic = serializers.UUIDField(
+        required=False, help_text="Needed only when you are safety lead at more than one clinic."
+    )
+    name = serializers.CharField(max_length=200)
+    manufacturer = serializers.CharField(max_length=200)
+    source = serializers.ChoiceField(choices=ProductSource.choices)
+    form = serializers.ChoiceField(choices=ProductForm.choices)
+    storage = serializers.ChoiceField(choices=Storage.choices)
+    unit = serializers.CharField(max_length=30, required=False, default="vial")
+    components = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_clinic(self, value: Any) -> Clinic:
+        clinic = self.context["clinics"].filter(uuid=value).first()
+        if clinic is None:
+            raise serializers.ValidationError("You are not the safety lead of this clinic.")
+        return clinic
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "clinic" not in attrs:
+            clinics = list(self.context["clinics"][:2])
+            if len(clinics) != 1:
+                raise serializers.ValidationError({"clinic": ["Say which clinic."]})
+            attrs["clinic"] = clinics[0]
+        return attrs
+
+
+class _LotFields(serializers.Serializer):
+    """The checks the lot pages make next to a field (treatments.forms_lots)."""
+
+    lot_number = serializers.CharField(max_length=60)
+    expiry_date = serializers.DateField()
+    received_on = serializers.DateField()
+    supplier = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    certificate_ref = serializers.CharField(max_length=120, required=False, allow_blank=True)
+
+    def _product_and_lot(self, attrs: dict[str, Any]) -> tuple[Product, ProductLot | None]:
+        raise NotImplementedError
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        product, lot = self._product_and_lot(attrs)
+        number = attrs.get("lot_number", lot.lot_number if lot else "").strip()
+        if "lot_number" in attrs:
+            taken = ProductLot.objects.filter(product=product, lot_number__iexact=number)
+            if lot is not None:
+                taken = taken.exclude(pk=lot.pk)
+            if taken.exists():
+                raise serializers.ValidationError(
+                    {"lot_number": [f"{product.name} already has a lot numbered {number}."]}
+                )
+        expiry = attrs.get("expiry_date", lot.expiry_date if lot else None)
+        received = attrs.get("received_on", lot.received_on if lot else None)
+        if expiry and received and expiry <= received:
+            raise serializers.ValidationError(
+                {"expiry_date": ["The expiry date must come after the date received."]}
+            )
+        return attrs
+
+
+class LotReceiveSerializer(_LotFields):
+    """Input of receiving a lot (treatments.services.lot_receive); safety leads only."""
+
+    product = ScopedRef(Product, roles=frozenset({Role.SAFETY_LEAD}))
+    quantity = serializers.IntegerField(
+        min_value=1, max_value=100000, help_text="Units received, in the product's unit of use."
+    )
+
+    def _product_and_lot(self, attrs: dict[str, Any]) -> tuple[Product, ProductLot | None]:
+        return attrs["product"], None
+
+
+class LotCorrectSerializer(_LotFields):
+    """Input of correcting a lot's receipt record (treatments.services.lot_correct): send the
+    fields that change and a reason; the old values stay in the lot's history."""
+
+    lot_number = serializers.CharField(max_length=60, required=False)
+    expiry_date = serializers.DateField(required=False)
+    received_on = serializers.DateField(required=False)
+    quantity_received = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+    quantity_on_hand = serializers.IntegerField(min_value=0, max_value=100000, required=False)
+    reason = serializers.CharField(max_length=100, help_text="Kept in the lot's history.")
+
+    def _product_and_lot(self, attrs: dict[str, Any]) -> tuple[Product, ProductLot | None]:
+        lot = self.context["lot"]
+        return lot.product, lot
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        lot = self.context["lot"]
+        received = attrs.get("quantity_received", lot.quantity_received)
+        on_hand = attrs.get("quantity_on_hand", lot.quantity_on_hand)
+        if on_hand > received:
+            raise serializers.ValidationError(
+                {"quantity_on_hand": ["A lot cannot hold more than was received."]}
+            )
+        return attrs

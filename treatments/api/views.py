@@ -1,7 +1,11 @@
-"""/api/v1/ appointments, series (book), sessions (log), products, lots, check-ins.
+"""/api/v1/ appointments (reschedule, cancel, arrive, no-show, clear a hold), series (book),
+sessions (log), products (add), lots (receive, correct), check-ins.
 
-Writes call the same workflows as the pages: `clinic.workflows.session_log` (screening, lot
-rules, stock) and `series_book_with_safety_hold` (all or nothing, the safety hold)."""
+Writes call the same workflows and services as the pages, with the same roles:
+`clinic.workflows.session_log` (screening, lot rules, stock), `series_book_with_safety_hold`
+(all or nothing, the safety hold), `appointment_confirm_with_safety_hold` (arrival re-checks
+the hold), `treatments.booking` (moves, status, clearing a hold: practitioners and safety
+leads) and `treatments.services` (products and lots: safety leads)."""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clinic import workflows
 from clinic.api.base import ReadViewSet
-from clinic.core.models import CLINICAL_ROLES
+from clinic.core.models import CLINICAL_ROLES, Clinic, Role
+from treatments import booking
 from treatments.models import (
     Appointment,
     CheckIn,
@@ -22,18 +28,28 @@ from treatments.models import (
     TreatmentSeries,
     TreatmentSession,
 )
+from treatments.services import lot_correct, lot_receive, product_create
 
 from . import filters
 from .serializers import (
     AppointmentSerializer,
     CheckInSerializer,
+    ClearHoldSerializer,
+    LotCorrectSerializer,
+    LotReceiveSerializer,
     LotSerializer,
+    ProductCreateSerializer,
     ProductSerializer,
+    RescheduledSerializer,
+    RescheduleSerializer,
     SeriesBookSerializer,
     SeriesSerializer,
     SessionLogSerializer,
     SessionSerializer,
 )
+
+SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
+CLEARING = frozenset(booking.CLEARING_ROLES)
 
 
 class AppointmentViewSet(ReadViewSet):
@@ -41,6 +57,58 @@ class AppointmentViewSet(ReadViewSet):
     serializer_class = AppointmentSerializer
     filterset_class = filters.AppointmentFilter
     ordering_fields: ClassVar[list[str]] = ["created_at", "starts_at"]
+
+    def get_required_roles(self) -> frozenset[str] | None:
+        return CLEARING if self.action == "clear_hold" else self.required_roles
+
+    def _fresh(self, appointment: Appointment) -> Response:
+        return Response(AppointmentSerializer(self.get_queryset().get(pk=appointment.pk)).data)
+
+    @extend_schema(request=RescheduleSerializer, responses={200: RescheduledSerializer})
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Any, uuid: str | None = None) -> Response:
+        """Move a booked appointment (same length, same place in its series). A taken slot is
+        a 409 on `starts_at`; an interval under the series' minimum comes back as a warning."""
+        appointment = self.get_object()
+        data = RescheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        moved, warnings = booking.appointment_reschedule(
+            appointment=appointment, starts_at=data.validated_data["starts_at"]
+        )
+        moved = self.get_queryset().get(pk=moved.pk)
+        return Response({"appointment": AppointmentSerializer(moved).data, "warnings": warnings})
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Any, uuid: str | None = None) -> Response:
+        """Cancel a booked appointment: the slot is freed, its reminder is not sent."""
+        return self._fresh(booking.appointment_cancel(appointment=self.get_object()))
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"])
+    def arrive(self, request: Any, uuid: str | None = None) -> Response:
+        """The patient is here. A reaction reported since booking puts the appointment on
+        safety hold (`safety_hold` true, `hold_cleared_at` null) until a clinician clears it."""
+        appointment = workflows.appointment_confirm_with_safety_hold(appointment=self.get_object())
+        return self._fresh(appointment)
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="no-show", url_name="no-show")
+    def no_show(self, request: Any, uuid: str | None = None) -> Response:
+        """The patient did not come (booked or arrived appointments)."""
+        return self._fresh(booking.appointment_mark_no_show(appointment=self.get_object()))
+
+    @extend_schema(request=ClearHoldSerializer, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="clear-hold", url_name="clear-hold")
+    def clear_hold(self, request: Any, uuid: str | None = None) -> Response:
+        """Clear an open safety hold, saying why treatment may go ahead (clinicians only)."""
+        appointment = self.get_object()
+        data = ClearHoldSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        appointment = booking.appointment_clear_hold(
+            appointment=appointment, user=request.user, reason=data.validated_data["reason"]
+        )
+        return self._fresh(appointment)
 
 
 class SeriesViewSet(mixins.CreateModelMixin, ReadViewSet):
@@ -77,19 +145,56 @@ class SessionViewSet(mixins.CreateModelMixin, ReadViewSet):
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
-class ProductViewSet(ReadViewSet):
+class ProductViewSet(mixins.CreateModelMixin, ReadViewSet):
     required_roles = CLINICAL_ROLES
     queryset = Product.objects.select_related("clinic")
     serializer_class = ProductSerializer
     filterset_class = filters.ProductFilter
 
+    def get_required_roles(self) -> frozenset[str] | None:
+        return SAFETY_LEAD if self.action == "create" else self.required_roles
 
-class LotViewSet(ReadViewSet):
+    @extend_schema(request=ProductCreateSerializer, responses={201: ProductSerializer})
+    def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        """Add a product the clinic uses (safety leads); its lots are received separately."""
+        context = {"clinics": Clinic.objects.visible_to(request.user, SAFETY_LEAD)}
+        data = ProductCreateSerializer(data=request.data, context=context)
+        data.is_valid(raise_exception=True)
+        product = product_create(**data.validated_data)
+        product = self.get_queryset().get(pk=product.pk)
+        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+
+class LotViewSet(mixins.CreateModelMixin, ReadViewSet):
     required_roles = CLINICAL_ROLES
     queryset = ProductLot.objects.select_related("product")
     serializer_class = LotSerializer
     filterset_class = filters.LotFilter
     ordering_fields: ClassVar[list[str]] = ["created_at", "expiry_date"]
+
+    def get_required_roles(self) -> frozenset[str] | None:
+        return SAFETY_LEAD if self.action in {"create", "correct"} else self.required_roles
+
+    @extend_schema(request=LotReceiveSerializer, responses={201: LotSerializer})
+    def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        """Receive a lot of a product (safety leads); it is released for use."""
+        data = LotReceiveSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        lot = lot_receive(**data.validated_data)
+        lot = self.get_queryset().get(pk=lot.pk)
+        return Response(LotSerializer(lot).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=LotCorrectSerializer, responses={200: LotSerializer})
+    @action(detail=True, methods=["post"])
+    def correct(self, request: Any, uuid: str | None = None) -> Response:
+        """Correct the receipt record (safety leads): send what changes and a reason."""
+        lot = self.get_object()
+        context = self.get_serializer_context() | {"lot": lot}
+        data = LotCorrectSerializer(data=request.data, context=context)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        lot = lot_correct(lot=lot, reason=changes.pop("reason"), **changes)
+        return Response(LotSerializer(self.get_queryset().get(pk=lot.pk)).data)
 
 
 class CheckInViewSet(ReadViewSet):
