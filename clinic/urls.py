@@ -7,11 +7,12 @@ from django.views.generic import RedirectView
 from adverse_events.urls import photo_urlpatterns
 from clinic.api.urls import schema_urlpatterns
 
-from . import views
+from . import views, views_charts
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False), name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("charts/", views_charts.charts, name="charts"),
     path("health/delivery/", views.delivery_health_view, name="delivery-health"),
     path("accounts/", include("clinic.core.urls")),
     path("admin/", admin.site.urls),
