@@ -255,3 +255,43 @@ def test_the_safety_lead_corrects_a_lot_and_the_old_values_stay_in_history(
     unchanged = _post(safety_lead_client, url, {"reason": "Again", "lot_number": "LOT-9"})
     assert unchanged.status_code == 400
     assert unchanged.json()["error"]["code"] == "no_change"
+
+
+def test_the_safety_lead_quarantines_releases_and_recalls_a_lot(
+    safety_lead_client, practitioner_client, practitioner_a, clinic_a
+):
+    """GIVEN a released lot used on one patient
+    WHEN the safety lead quarantines it, releases it, then recalls it over the API
+    THEN each move shows in the lot, a second quarantine is a 409, and the recall lists the
+    one patient; a practitioner may do none of it."""
+    from tests.kit.world import logged_session, released_lot
+
+    lot = released_lot(clinic_a)
+    logged_session(practitioner_a, patient=PatientFactory(clinic=clinic_a), lot=lot)
+    base = f"/api/v1/lots/{lot.uuid}"
+    assert _post(practitioner_client, f"{base}/quarantine/", {"reason": "x"}).status_code == 403
+    no_reason = _post(safety_lead_client, f"{base}/quarantine/", {"reason": " "})
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["error"]["fields"]
+
+    held = _post(safety_lead_client, f"{base}/quarantine/", {"reason": "Cloudy vials"})
+    assert held.status_code == 200 and held.json()["status"] == "quarantined"
+    again = _post(safety_lead_client, f"{base}/quarantine/", {"reason": "Cloudy vials"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "lot_status_changed"
+
+    released = _post(safety_lead_client, f"{base}/release/")
+    assert released.status_code == 200 and released.json()["status"] == "released"
+
+    recalled = _post(safety_lead_client, f"{base}/recall/", {"reason": "Maker's recall"})
+    assert recalled.status_code == 200, recalled.json()
+    assert recalled.json()["lot"]["status"] == "recalled"
+    assert recalled.json()["patients"] == 1
+    assert _post(safety_lead_client, f"{base}/release/").status_code == 409
+
+
+def test_another_clinics_lot_cannot_be_quarantined(safety_lead_client, clinic_b):
+    lot = ProductLotFactory(product__clinic=clinic_b)
+    response = _post(safety_lead_client, f"/api/v1/lots/{lot.uuid}/quarantine/", {"reason": "x"})
+    assert response.status_code == 404
+    lot.refresh_from_db()
+    assert lot.status == "released"

@@ -117,10 +117,22 @@ def _treatments_product(world: MatrixWorld) -> dict[str, Any]:
 
 @url_kwargs("treatments:lot")
 @url_kwargs("treatments:lot_correct")
+@url_kwargs("treatments:lot_quarantine")
+@url_kwargs("treatments:lot_release")
+@url_kwargs("treatments:lot_recall")
 def _treatments_lot(world: MatrixWorld) -> dict[str, Any]:
     from tests.kit.world import released_lot
 
     return {"uuid": released_lot(world.clinic_a).uuid}
+
+
+@url_kwargs("treatments:recall")
+@url_kwargs("treatments:recall_message")
+@url_kwargs("treatments:recall_csv")
+def _treatments_recall(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import RecallNoticeFactory
+
+    return {"uuid": RecallNoticeFactory(recall__lot__product__clinic=world.clinic_a).recall.uuid}
 
 
 # --- front desk: patients, booking, calendar (issue 5) -------------------------------------
@@ -290,6 +302,9 @@ def _api_product(world: MatrixWorld) -> dict[str, Any]:
 
 @url_kwargs("api:lot-detail")
 @url_kwargs("api:lot-correct")
+@url_kwargs("api:lot-quarantine")
+@url_kwargs("api:lot-release")
+@url_kwargs("api:lot-recall")
 def _api_lot(world: MatrixWorld) -> dict[str, Any]:
     return _uuid_of("ProductLotFactory", product__clinic=world.clinic_a)
 

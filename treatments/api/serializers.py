@@ -363,3 +363,19 @@ class LotCorrectSerializer(_LotFields):
                 {"quantity_on_hand": ["A lot cannot hold more than was received."]}
             )
         return attrs
+
+
+class LotStatusSerializer(serializers.Serializer):
+    """Input of quarantining or recalling a lot (treatments.services): why, in words."""
+
+    reason = serializers.CharField(max_length=1000, help_text="Kept with the lot's status.")
+
+
+class LotReleaseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class LotRecalledSerializer(serializers.Serializer):
+    lot = LotSerializer()
+    recall = serializers.UUIDField(help_text="The recall, with one notice per patient.")
+    patients = serializers.IntegerField(help_text="How many patients received the lot.")

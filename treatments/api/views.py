@@ -28,7 +28,14 @@ from treatments.models import (
     TreatmentSeries,
     TreatmentSession,
 )
-from treatments.services import lot_correct, lot_receive, product_create
+from treatments.services import (
+    lot_correct,
+    lot_quarantine,
+    lot_recall,
+    lot_receive,
+    lot_release,
+    product_create,
+)
 
 from . import filters
 from .serializers import (
@@ -36,8 +43,11 @@ from .serializers import (
     CheckInSerializer,
     ClearHoldSerializer,
     LotCorrectSerializer,
+    LotRecalledSerializer,
     LotReceiveSerializer,
+    LotReleaseSerializer,
     LotSerializer,
+    LotStatusSerializer,
     ProductCreateSerializer,
     ProductSerializer,
     RescheduledSerializer,
@@ -165,6 +175,9 @@ class ProductViewSet(mixins.CreateModelMixin, ReadViewSet):
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
 
+LOT_WRITES = frozenset({"create", "correct", "quarantine", "release", "recall"})
+
+
 class LotViewSet(mixins.CreateModelMixin, ReadViewSet):
     required_roles = CLINICAL_ROLES
     queryset = ProductLot.objects.select_related("product")
@@ -173,7 +186,7 @@ class LotViewSet(mixins.CreateModelMixin, ReadViewSet):
     ordering_fields: ClassVar[list[str]] = ["created_at", "expiry_date"]
 
     def get_required_roles(self) -> frozenset[str] | None:
-        return SAFETY_LEAD if self.action in {"create", "correct"} else self.required_roles
+        return SAFETY_LEAD if self.action in LOT_WRITES else self.required_roles
 
     @extend_schema(request=LotReceiveSerializer, responses={201: LotSerializer})
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
@@ -195,6 +208,43 @@ class LotViewSet(mixins.CreateModelMixin, ReadViewSet):
         changes = dict(data.validated_data)
         lot = lot_correct(lot=lot, reason=changes.pop("reason"), **changes)
         return Response(LotSerializer(self.get_queryset().get(pk=lot.pk)).data)
+
+    def _status_change(self, request: Any, serializer: type, service: Any) -> Response:
+        lot = self.get_object()
+        data = serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lot = service(lot=lot, user=request.user, reason=data.validated_data["reason"])
+        return Response(LotSerializer(self.get_queryset().get(pk=lot.pk)).data)
+
+    @extend_schema(request=LotStatusSerializer, responses={200: LotSerializer})
+    @action(detail=True, methods=["post"])
+    def quarantine(self, request: Any, uuid: str | None = None) -> Response:
+        """Hold a released lot (safety leads): from now on no session can record it. A lot
+        that is not released any more is a 409 `lot_status_changed`."""
+        return self._status_change(request, LotStatusSerializer, lot_quarantine)
+
+    @extend_schema(request=LotReleaseSerializer, responses={200: LotSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request: Any, uuid: str | None = None) -> Response:
+        """Release a quarantined lot for use again (a recalled lot stays recalled)."""
+        return self._status_change(request, LotReleaseSerializer, lot_release)
+
+    @extend_schema(request=LotStatusSerializer, responses={200: LotRecalledSerializer})
+    @action(detail=True, methods=["post"])
+    def recall(self, request: Any, uuid: str | None = None) -> Response:
+        """Recall a lot for good (safety leads) and list every patient who received it (one
+        recall notice each); messaging them is done from the recall page."""
+        lot = self.get_object()
+        data = LotStatusSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        recall = lot_recall(lot=lot, user=request.user, reason=data.validated_data["reason"])
+        return Response(
+            {
+                "lot": LotSerializer(self.get_queryset().get(pk=lot.pk)).data,
+                "recall": recall.uuid,
+                "patients": recall.notices.count(),
+            }
+        )
 
 
 class CheckInViewSet(ReadViewSet):
