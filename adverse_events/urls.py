@@ -6,7 +6,7 @@ a session and redirects to `/r/`. `photo_urlpatterns` is mounted at "photos/" fo
 
 from django.urls import path
 
-from . import views
+from . import views, views_recall
 
 app_name = "report"
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("thanks/", views.thanks, name="thanks"),
     path("urgent/", views.urgent, name="urgent"),
     path("language/", views.language, name="language"),
+    path("recall/", views_recall.notice, name="recall"),
+    path("recall/read/", views_recall.acknowledge, name="recall_read"),
     # Last: a token is any URL-safe text, and must not shadow the pages above.
     path("<str:token>/", views.entry, name="entry"),
 ]

@@ -29,7 +29,8 @@ from clinic.core.access import staff_required
 from clinic.core.exceptions import ClinicError
 from clinic.core.models import CLINICAL_ROLES
 from patients.links import link_resolve
-from patients.models import Language
+from patients.models import Language, LinkPurpose, PersonalLink
+from treatments.recalls import notice_for_link
 
 from . import selectors, services
 from .forms import (
@@ -112,8 +113,12 @@ def patient_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        target = selectors.report_target_for_link_id(request.session.get(SESSION_LINK))
+        link_id = request.session.get(SESSION_LINK)
+        target = selectors.report_target_for_link_id(link_id)
         if target is None:
+            live = PersonalLink.objects.live().filter(pk=link_id).first() if link_id else None
+            if notice_for_link(live) is not None:
+                return redirect("report:recall")  # a recall link's pages are elsewhere
             request.session.pop(SESSION_LINK, None)
             return _neutral(request)
         with translation.override(_language_of(request, target)):
@@ -154,13 +159,24 @@ def no_referrer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
+def _destination(link: PersonalLink | None) -> str | None:
+    """Where a live link leads: a recall link to its recall notice, a report or check-in
+    link to the report form; None when it leads nowhere (the neutral page)."""
+    if link is None:
+        return None
+    if link.purpose == LinkPurpose.RECALL:
+        return "report:recall" if notice_for_link(link) is not None else None
+    return "report:start" if selectors.report_target(link) is not None else None
+
+
 @never_cache
 @no_referrer
 @require_GET
 @rate_limited("entry")
 def entry(request: HttpRequest, token: str) -> HttpResponse:
     link = link_resolve(token)
-    if link is None or selectors.report_target(link) is None:
+    destination = _destination(link)
+    if link is None or destination is None:
         request.session.pop(SESSION_LINK, None)
         return _neutral(request)
     # A new session key: nothing from before (or from another patient's link) carries over.
@@ -169,7 +185,7 @@ def entry(request: HttpRequest, token: str) -> HttpResponse:
         request.session.pop(key, None)
     request.session[SESSION_LINK] = link.pk
     services.link_mark_used(link=link)
-    return redirect("report:start")
+    return redirect(destination)
 
 
 # --- the pages -----------------------------------------------------------------------------

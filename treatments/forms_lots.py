@@ -134,3 +134,32 @@ class LotCorrectForm(LotFieldsForm):
         if received is not None and on_hand is not None and on_hand > received:
             self.add_error("quantity_on_hand", "A lot cannot hold more than was received.")
         return cleaned
+
+
+class LotStatusForm(LotFormBase):
+    """The reason beside a quarantine, release or recall button (required but for release)."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why."},
+    )
+
+    def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
+        super().__init__(*args, prefix=action, **kwargs)
+        self.action = action
+        field = self.fields["reason"]
+        if action == "release":
+            field.required = False
+            field.label = "Note (optional)"
+            field.help_text = "What was checked before releasing it."
+        elif action == "quarantine":
+            field.label = "Why quarantine it"
+            field.help_text = "From the moment you confirm, no session can record this lot."
+        else:
+            field.label = "Why recall it"
+            field.help_text = (
+                "Final: the lot can never be used again. Every patient who received it is "
+                "listed on the recall page, from which you message them."
+            )

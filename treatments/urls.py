@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_booking, views_lots
+from . import views_booking, views_lots, views_recall
 
 app_name = "treatments"
 
@@ -14,6 +14,13 @@ urlpatterns = [
     path("products/<uuid:uuid>/lots/receive/", views_lots.lot_new, name="lot_receive"),
     path("lots/<uuid:uuid>/", views_lots.lot_detail, name="lot"),
     path("lots/<uuid:uuid>/correct/", views_lots.lot_edit, name="lot_correct"),
+    # Acting on a lot (safety lead): quarantine, release, recall; the recall page
+    path("lots/<uuid:uuid>/quarantine/", views_lots.lot_quarantine_view, name="lot_quarantine"),
+    path("lots/<uuid:uuid>/release/", views_lots.lot_release_view, name="lot_release"),
+    path("lots/<uuid:uuid>/recall/", views_lots.lot_recall_view, name="lot_recall"),
+    path("recalls/<uuid:uuid>/", views_recall.recall_detail, name="recall"),
+    path("recalls/<uuid:uuid>/message-all/", views_recall.recall_message, name="recall_message"),
+    path("recalls/<uuid:uuid>/export.csv", views_recall.recall_csv, name="recall_csv"),
     # Booking (front desk): series templates, booking, calendar, appointments
     path("series-templates/", views_booking.template_list, name="template_list"),
     path("series-templates/new/", views_booking.template_new, name="template_new"),

@@ -1,6 +1,7 @@
 """The safety lead's product and lot pages: products, lots per product, receiving a lot and
 correcting it with every change kept in history. Practitioners may read them (they pick lots);
-the front desk may not (403). Quarantine and recall are the lot-safety pages' job."""
+the front desk may not (403). On the lot page the safety lead quarantines, releases or recalls
+the lot, each with a reason (treatments.services); a recall opens its recall page."""
 
 from __future__ import annotations
 
@@ -11,14 +12,24 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from clinic.core.access import scoped, staff_required
 from clinic.core.exceptions import ClinicError
 from clinic.core.models import CLINICAL_ROLES, Clinic, Role
 
-from .forms_lots import LotCorrectForm, LotReceiveForm, ProductCreateForm
-from .models import LotStatus, Product, ProductLot
-from .services import LOT_CORRECTABLE_FIELDS, clinic_today, lot_correct, lot_receive, product_create
+from .forms_lots import LotCorrectForm, LotReceiveForm, LotStatusForm, ProductCreateForm
+from .models import LotStatus, Product, ProductLot, Recall
+from .services import (
+    LOT_CORRECTABLE_FIELDS,
+    clinic_today,
+    lot_correct,
+    lot_quarantine,
+    lot_recall,
+    lot_receive,
+    lot_release,
+    product_create,
+)
 
 SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
 
@@ -134,14 +145,27 @@ def _history(lot: ProductLot) -> list[dict[str, Any]]:
     return list(reversed(entries))
 
 
-@staff_required(roles=CLINICAL_ROLES)
-def lot_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
-    lot = _lot(request, uuid, CLINICAL_ROLES)
+# Which actions the lot page offers in each status (the services enforce the same moves).
+LOT_ACTIONS = {
+    LotStatus.RELEASED: ("quarantine", "recall"),
+    LotStatus.QUARANTINED: ("release", "recall"),
+    LotStatus.RECALLED: (),
+}
+
+
+def _lot_page(
+    request: HttpRequest, lot: ProductLot, *, bound: LotStatusForm | None = None, status=200
+) -> HttpResponse:
     can_manage = (
         Clinic.objects.visible_to(request.user, SAFETY_LEAD)
         .filter(pk=lot.product.clinic_id)
         .exists()
     )
+    actions = []
+    if can_manage:
+        for action in LOT_ACTIONS[lot.status]:
+            form = bound if bound is not None and bound.action == action else None
+            actions.append(form or LotStatusForm(action=action))
     return render(
         request,
         "treatments/lot_detail.html",
@@ -150,8 +174,67 @@ def lot_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
             "expired": lot.expiry_date < clinic_today(lot.product.clinic),
             "history": _history(lot),
             "can_manage": can_manage,
+            "actions": actions,
+            "recall": Recall.objects.filter(lot=lot).first(),
         },
+        status=status,
     )
+
+
+@staff_required(roles=CLINICAL_ROLES)
+def lot_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
+    return _lot_page(request, _lot(request, uuid, CLINICAL_ROLES))
+
+
+def _lot_action(request: HttpRequest, uuid: Any, action: str) -> HttpResponse:
+    lot = _lot(request, uuid, SAFETY_LEAD)
+    form = LotStatusForm(request.POST, action=action)
+    if not form.is_valid():
+        return _lot_page(request, lot, bound=form, status=400)
+    reason = form.cleaned_data["reason"]
+    try:
+        if action == "quarantine":
+            lot_quarantine(lot=lot, user=request.user, reason=reason)
+            messages.success(
+                request, f"Lot {lot.lot_number} quarantined: no session can record it now."
+            )
+        elif action == "release":
+            lot_release(lot=lot, user=request.user, reason=reason)
+            messages.success(request, f"Lot {lot.lot_number} released for use again.")
+        else:
+            recall = lot_recall(lot=lot, user=request.user, reason=reason)
+            messages.success(
+                request,
+                f"Lot {lot.lot_number} recalled. These are the patients who received it.",
+            )
+            return redirect("treatments:recall", uuid=recall.uuid)
+    except ClinicError as error:
+        if error.field == "reason":
+            form.add_error("reason", error.message)
+            return _lot_page(request, lot, bound=form, status=400)
+        # The lot moved on meanwhile (another click, another tab): show it as it is now.
+        messages.warning(request, error.message)
+        lot.refresh_from_db()
+        return _lot_page(request, lot, status=error.status_code)
+    return redirect("treatments:lot", uuid=lot.uuid)
+
+
+@require_POST
+@staff_required(roles=SAFETY_LEAD)
+def lot_quarantine_view(request: HttpRequest, uuid: Any) -> HttpResponse:
+    return _lot_action(request, uuid, "quarantine")
+
+
+@require_POST
+@staff_required(roles=SAFETY_LEAD)
+def lot_release_view(request: HttpRequest, uuid: Any) -> HttpResponse:
+    return _lot_action(request, uuid, "release")
+
+
+@require_POST
+@staff_required(roles=SAFETY_LEAD)
+def lot_recall_view(request: HttpRequest, uuid: Any) -> HttpResponse:
+    return _lot_action(request, uuid, "recall")
 
 
 @staff_required(roles=SAFETY_LEAD)

@@ -1,0 +1,154 @@
+"""The recall page: every patient who received a recalled lot, with contact details, whether
+the notice reached them and whether they acknowledged it; "message all" (safety lead) and the
+streamed CSV. Practitioners read; the front desk gets 403, another clinic's recall 404.
+
+Listing or exporting the patients is recorded as an access to each patient's record."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic.core.access import scoped, staff_required
+from clinic.core.models import CLINICAL_ROLES, Clinic, Role
+from patients.models import PatientAccess
+
+from .models import Recall, RecallNotice
+from .recalls import call_state, reach_status, recall_message_all, recall_notices
+
+SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
+
+
+def _recall(request: HttpRequest, uuid: Any, roles: frozenset[str]) -> Recall:
+    recalls = scoped(
+        Recall.objects.select_related("lot__product__clinic", "recalled_by"), request.user, roles
+    )
+    return get_object_or_404(recalls, uuid=uuid)
+
+
+def _record_access(request: HttpRequest, notices: list[RecallNotice], action: str) -> None:
+    PatientAccess.objects.bulk_create(
+        [PatientAccess(patient_id=n.patient_id, user=request.user, action=action) for n in notices]
+    )
+
+
+def _recall_page(request: HttpRequest, recall: Recall) -> HttpResponse:
+    notices = list(recall_notices(recall))
+    _record_access(request, notices, "recall_list")
+    rows = [{"notice": n, "status": reach_status(n), "call": call_state(n)} for n in notices]
+    counts = {"patients": len(rows)}
+    for code in ("reached", "acknowledged", "queued", "failed", "call", "not_sent"):
+        counts[code] = sum(1 for r in rows if r["status"][0] == code)
+    counts["reached"] += counts["acknowledged"]  # an acknowledged notice reached them too
+    can_manage = (
+        Clinic.objects.visible_to(request.user, SAFETY_LEAD)
+        .filter(pk=recall.lot.product.clinic_id)
+        .exists()
+    )
+    context = {"recall": recall, "lot": recall.lot, "rows": rows, "counts": counts}
+    return render(request, "treatments/recall.html", context | {"can_manage": can_manage})
+
+
+@staff_required(roles=CLINICAL_ROLES)
+def recall_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
+    return _recall_page(request, _recall(request, uuid, CLINICAL_ROLES))
+
+
+@require_POST
+@staff_required(roles=SAFETY_LEAD)
+def recall_message(request: HttpRequest, uuid: Any) -> HttpResponse:
+    """Answers with the recall page itself (no redirect): sending is idempotent, so a reload
+    that posts again sends nothing more, and the page shows where every notice stands."""
+    recall = _recall(request, uuid, SAFETY_LEAD)
+    result = recall_message_all(recall=recall, user=request.user)
+    if result.queued or result.calls:
+        messages.success(
+            request,
+            f"{result.queued} recall notice(s) queued; {result.calls} patient(s) given to the "
+            "front desk to call.",
+        )
+    else:
+        messages.info(request, "Everyone on this recall has been messaged already: nothing sent.")
+    recall.refresh_from_db()
+    return _recall_page(request, recall)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_HEADER = [
+    "last name",
+    "first name",
+    "date of birth",
+    "phone",
+    "email",
+    "preferred channel",
+    "consent to contact",
+    "sessions with the lot",
+    "status",
+    "message state",
+    "reached at",
+    "acknowledged at",
+    "call",
+]
+
+
+def _safe(text: str) -> str:
+    # A cell starting with = + - @ is a formula in spreadsheets: neutralise it.
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _csv_rows(notices: list[RecallNotice], zone: ZoneInfo) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+
+    def when(value: Any) -> str:
+        return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    yield writer.writerow(CSV_HEADER)
+    for n in notices:
+        p = n.patient
+        yield writer.writerow(
+            [
+                _safe(p.last_name),
+                _safe(p.first_name),
+                p.date_of_birth.isoformat(),
+                _safe(p.phone),
+                _safe(p.email),
+                p.get_preferred_channel_display(),
+                "yes" if p.consent_to_contact else "no",
+                " ".join(
+                    timezone.localtime(s.performed_at, zone).date().isoformat()
+                    for s in n.sessions.all()
+                ),
+                reach_status(n)[1],
+                n.message.get_state_display() if n.message else "",
+                when(n.reached_at),
+                when(n.acknowledged_at),
+                call_state(n),
+            ]
+        )
+
+
+@staff_required(roles=CLINICAL_ROLES)
+def recall_csv(request: HttpRequest, uuid: Any) -> HttpResponse:
+    recall = _recall(request, uuid, CLINICAL_ROLES)
+    notices = list(recall_notices(recall))
+    _record_access(request, notices, "recall_export")
+    zone = ZoneInfo(recall.lot.product.clinic.time_zone)
+    response = StreamingHttpResponse(
+        _csv_rows(notices, zone), content_type="text/csv; charset=utf-8"
+    )
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in recall.lot.lot_number)
+    response["Content-Disposition"] = f'attachment; filename="recall-{name}.csv"'
+    response["Cache-Control"] = "no-store, private"
+    return response
