@@ -295,3 +295,24 @@ def test_another_clinics_lot_cannot_be_quarantined(safety_lead_client, clinic_b)
     assert response.status_code == 404
     lot.refresh_from_db()
     assert lot.status == "released"
+
+
+def test_a_retried_lot_receipt_with_the_same_idempotency_key_makes_one_lot(
+    safety_lead_client, clinic_a
+):
+    product = ProductFactory(clinic=clinic_a)
+    key = {"HTTP_IDEMPOTENCY_KEY": "receipt-2026-11-23-1"}
+    first = _post(safety_lead_client, "/api/v1/lots/", _lot_body(product), **key)
+    retry = _post(safety_lead_client, "/api/v1/lots/", _lot_body(product), **key)
+    assert first.status_code == retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert ProductLot.objects.filter(product=product).count() == 1
+
+
+def test_a_retried_product_with_the_same_key_is_replayed_not_refused(safety_lead_client):
+    key = {"HTTP_IDEMPOTENCY_KEY": "product-exoglow"}
+    first = _post(safety_lead_client, "/api/v1/products/", _product_body(), **key)
+    retry = _post(safety_lead_client, "/api/v1/products/", _product_body(), **key)
+    assert first.status_code == retry.status_code == 201  # not the duplicate-name 400
+    assert retry.json()["id"] == first.json()["id"]
