@@ -47,6 +47,7 @@ from tests.factories import (
     SubmissionPhotoFactory,
     TreatmentSessionFactory,
 )
+from treatments.services import clinic_today
 
 pytestmark = pytest.mark.django_db
 
@@ -289,14 +290,18 @@ def test_it_accepts_an_other_reaction_described_in_words() -> None:
 
 
 def test_it_refuses_an_onset_in_the_future() -> None:
-    report = _report_of("redness", onset_date=timezone.localdate() + timedelta(days=1))
+    # "Today" is the clinic's date: after 15:00 UTC it is already tomorrow in Seoul.
+    report = _report_of("redness")
+    report.onset_date = clinic_today(report.clinic) + timedelta(days=1)
     with pytest.raises(ValidationError) as caught:
         report.full_clean()
     assert caught.value.message_dict["onset_date"] == ["The start date cannot be in the future."]
 
 
 def test_it_accepts_an_onset_of_today() -> None:
-    _report_of("redness", onset_date=timezone.localdate()).full_clean()
+    report = _report_of("redness")
+    report.onset_date = clinic_today(report.clinic)
+    report.full_clean()
 
 
 def test_it_accepts_an_onset_of_today_in_the_clinics_time_zone() -> None:
