@@ -175,3 +175,10 @@ def test_a_lot_of_another_product_is_not_compared(practitioner_client, clinic_a,
     lone = lot_with(ProductFactory(clinic=clinic_a), [(10, 5)])
     html = practitioner_client.get(reverse("safety:lot", args=[lone.uuid])).content.decode()
     assert "no other lots" in html
+
+
+def test_the_navigation_offers_lot_safety_to_clinical_roles_only(
+    practitioner_client, front_desk_client
+):
+    assert f'href="{LIST}"' in practitioner_client.get(reverse("dashboard")).content.decode()
+    assert LIST not in front_desk_client.get(reverse("dashboard")).content.decode()
