@@ -12,4 +12,5 @@ urlpatterns = [
     path("reactions/", views.reactions, name="reactions"),
     path("reactions/export.csv", views.reactions_csv, name="reactions_csv"),
     path("reactions/<uuid:uuid>/", views.triage, name="report"),
+    path("reactions/<uuid:uuid>/medwatch/", views.medwatch, name="medwatch"),
 ]

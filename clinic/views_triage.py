@@ -1,5 +1,6 @@
 """Clinical pages behind the dashboard (namespace `triage`): acknowledge a red-flag alarm,
-triage one reaction report, the filtered reactions list and its streamed CSV export.
+triage one reaction report (and print it as a MedWatch 3500), the filtered reactions list and
+its streamed CSV export.
 
 Practitioners and safety leads only: the front desk gets 403, another clinic's row 404.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -183,3 +185,69 @@ def reactions_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="reactions-{stamp}.csv"'
     response["Cache-Control"] = "no-store, private"
     return response
+
+
+# --- MedWatch 3500 ---------------------------------------------------------------------------
+
+
+def _age_on(born: Any, on: Any) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _initials(patient: Any) -> str:
+    return "".join(
+        f"{part[:1].upper()}." for part in (patient.first_name, patient.last_name) if part
+    )
+
+
+@clinical
+def medwatch(request: HttpRequest, uuid: Any) -> HttpResponse:
+    """One reaction report laid out like FDA's MedWatch 3500, to print and file (or copy into
+    the online form): patient by initials, the event with the assessment's seriousness and
+    outcome, the suspect product with lot and expiry, the reporter. Opening it is recorded."""
+    from patients.models import PatientAccess
+
+    report = get_object_or_404(
+        reports_for_clinicians(user=request.user).select_related(
+            "session__series", "session__clinic", "assessment"
+        ),
+        uuid=uuid,
+    )
+    PatientAccess.objects.create(patient_id=report.patient_id, user=request.user, action="medwatch")
+    assessment = getattr(report, "assessment", None)
+    session = report.session
+    zone = ZoneInfo(report.clinic.time_zone)
+    session_date = timezone.localtime(session.performed_at, zone).date()
+    reporter = (assessment.assessed_by if assessment and assessment.assessed_by else None) or (
+        session.practitioner
+    )
+    serious = assessment is not None and any(
+        getattr(assessment, f"serious_{name}")
+        for name in (
+            "death",
+            "life_threatening",
+            "hospitalisation",
+            "disability",
+            "medically_important",
+        )
+    )
+    return render(
+        request,
+        "clinic/medwatch.html",
+        {
+            "report": report,
+            "a": assessment,
+            "s": session,
+            "lot": session.lot,
+            "product": session.lot.product,
+            "clinic": report.clinic,
+            "patient": report.patient,
+            "initials": _initials(report.patient),
+            "age": _age_on(report.patient.date_of_birth, report.onset_date),
+            "session_date": session_date,
+            "days_after": (report.onset_date - session_date).days,
+            "reporter": reporter,
+            "serious": serious,
+            "today": timezone.localdate(timezone=zone),
+        },
+    )

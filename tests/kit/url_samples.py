@@ -243,6 +243,7 @@ def _triage_alarm(world: MatrixWorld) -> dict[str, Any]:
 
 
 @url_kwargs("triage:report")
+@url_kwargs("triage:medwatch")
 def _triage_report(world: MatrixWorld) -> dict[str, Any]:
     from tests.factories import AssessmentFactory
 
