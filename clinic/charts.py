@@ -262,10 +262,24 @@ class LotRow:
     x_high: float = 0
 
     @property
+    def rate_text(self) -> str:
+        return _pct(self.rate)
+
+    @property
+    def interval_text(self) -> str:
+        return f"{_pct(self.low)}–{_pct(self.high)}"
+
+    @property
     def text(self) -> str:
-        return (
-            f"{self.cases}/{self.sessions} · {_pct(self.rate)} ({_pct(self.low)}–{_pct(self.high)})"
-        )
+        return f"{self.cases}/{self.sessions} · {self.rate_text} ({self.interval_text})"
+
+    @property
+    def y_top(self) -> float:
+        return self.y - 5
+
+    @property
+    def y_bottom(self) -> float:
+        return self.y + 5
 
 
 def _pct(value: float) -> str:

@@ -80,6 +80,9 @@ def test_a_practitioner_sees_the_three_charts_with_their_figures(practitioner_cl
     assert "Day 1: 67% (2 of 3)." in page
     # 3. the lot: 2 of 4 sessions with a reaction, and its Wilson interval
     assert "2/4 · 50.0% (15.0%–85.0%)" in page
+    assert '<td class="num">50.0%</td><td class="num">15.0%–85.0%</td>' in page
+    svgs = "".join(part.split("</svg>")[0] for part in page.split("<svg")[1:])
+    assert '=""' not in svgs, "every SVG attribute has a value"
     assert "Figures as of" in page
     assert 'style="' not in page, "the strict CSP allows no inline styles"
 
