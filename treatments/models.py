@@ -573,6 +573,8 @@ class CheckIn(BaseModel):
             models.Index(
                 fields=["due_at"], name="checkin_due_scheduled", condition=Q(state="scheduled")
             ),
+            # The summary refresh finds the check-ins changed since its last run.
+            models.Index(fields=["updated_at"], name="checkin_updated"),
         ]
         constraints = [
             models.UniqueConstraint(
