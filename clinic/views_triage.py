@@ -194,6 +194,14 @@ def _age_on(born: Any, on: Any) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+def _relation(days: int) -> str:
+    """When the event began relative to the treatment, in words ("3 days after")."""
+    if days == 0:
+        return "the day of"
+    word = "after" if days > 0 else "before"
+    return f"{abs(days)} day{'' if abs(days) == 1 else 's'} {word}"
+
+
 def _initials(patient: Any) -> str:
     return "".join(
         f"{part[:1].upper()}." for part in (patient.first_name, patient.last_name) if part
@@ -245,7 +253,7 @@ def medwatch(request: HttpRequest, uuid: Any) -> HttpResponse:
             "initials": _initials(report.patient),
             "age": _age_on(report.patient.date_of_birth, report.onset_date),
             "session_date": session_date,
-            "days_after": (report.onset_date - session_date).days,
+            "onset_relation": _relation((report.onset_date - session_date).days),
             "reporter": reporter,
             "serious": serious,
             "today": timezone.localdate(timezone=zone),

@@ -5,8 +5,9 @@ and expiry, the reporter; clinical roles only, another clinic's report 404."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -43,9 +44,8 @@ def report(clinic_a, practitioner_a):
         volume_ml=Decimal("1.50"),
         screening_override_reason="Reviewed.",
     )
-    report = ReactionReportFactory(
-        session=session, onset_date=timezone.localdate() + timedelta(days=0), ongoing=True
-    )
+    seoul_day = timezone.localtime(session.performed_at, ZoneInfo(clinic_a.time_zone)).date()
+    report = ReactionReportFactory(session=session, onset_date=seoul_day, ongoing=True)
     AssessmentFactory(
         report=report,
         triage_status=TriageStatus.CLOSED,
@@ -81,6 +81,7 @@ def test_it_carries_the_four_elements_a_regulator_needs(practitioner_client, rep
     assert f"{age} years" in page
     # B: the event, seriousness and outcome from the assessment
     assert report.term.name in page
+    assert "the day of a treatment" in page
     assert "☒ Hospitalization" in page and "☐ Death" in page
     assert "Recovering" in page and "Probable" in page and "3 — Severe" in page
     assert "Oral antibiotics" in page
