@@ -200,31 +200,32 @@ def lot_figures(*, product_ids: Iterable[int] | None = None) -> dict[int, LotFig
         if term_id is not None:
             product_terms[product_id].add(term_id)
 
-    out: dict[int, LotFigures] = {}
-    for lot_id, (product_id, n, k) in exposure.items():
-
-        def figure(term_id: int | None, cases: int, lot_id: int = lot_id) -> Figure:
-            product_id, n, _ = exposure[lot_id]
-            return _figure(
-                lot_id=lot_id,
-                product_id=product_id,
-                term_id=term_id,
-                cases=cases,
-                exposure=n,
-                other_cases=product_k[product_id, term_id] - cases,
-                other_exposure=product_n[product_id] - n,
-            )
-
-        # A term counts for a lot when any lot of its product had it: the conditional test
-        # is given the product's total, so choosing terms by that total keeps it valid.
-        out[lot_id] = LotFigures(
+    def figure(lot_id: int, term_id: int | None, cases: int) -> Figure:
+        product_id, n, _ = exposure[lot_id]
+        return _figure(
             lot_id=lot_id,
             product_id=product_id,
-            any=figure(None, k),
+            term_id=term_id,
+            cases=cases,
+            exposure=n,
+            other_cases=product_k[product_id, term_id] - cases,
+            other_exposure=product_n[product_id] - n,
+        )
+
+    # A term counts for a lot when any lot of its product had it: the conditional test is
+    # given the product's total, so choosing terms by that total keeps it valid.
+    out = {
+        lot_id: LotFigures(
+            lot_id=lot_id,
+            product_id=product_id,
+            any=figure(lot_id, None, k),
             terms=[
-                figure(t, term_cases[lot_id].get(t, 0)) for t in sorted(product_terms[product_id])
+                figure(lot_id, t, term_cases[lot_id].get(t, 0))
+                for t in sorted(product_terms[product_id])
             ],
         )
+        for lot_id, (product_id, _, k) in exposure.items()
+    }
     return out
 
 
