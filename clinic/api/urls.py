@@ -20,6 +20,7 @@ from treatments.api.views import (
 
 from .auth import TokenIssueView, TokenRevokeAllView, TokenRevokeView
 from .docs import RedocView
+from .pages import token_revoke, tokens
 
 app_name = "api"
 
@@ -47,4 +48,6 @@ schema_urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("tokens/", tokens, name="api-tokens"),
+    path("tokens/revoke/", token_revoke, name="api-token-revoke-page"),
 ]
