@@ -59,11 +59,12 @@ def period_of(code: str, *, today: date | None = None) -> Period:
 
 
 def _nice_ceiling(value: float) -> float:
-    """1, 2, 5, 10, 20, 50... at or above `value` (at least 1)."""
+    """A round axis end at or above `value` (at least 1): 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8,
+    10, 12, 15...; close enough that the tallest bar fills most of the chart."""
     if value <= 1:
         return 1
     magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if value <= step * magnitude:
             return step * magnitude
     return 10 * magnitude
