@@ -258,3 +258,21 @@ def test_the_task_refreshes_and_beat_runs_it_every_five_minutes() -> None:
     entry = app.conf.beat_schedule["summaries-refresh"]
     assert entry["task"] == summaries_refresh_task.name
     assert entry["schedule"] == 300
+
+
+def test_an_idle_refresh_costs_the_same_few_queries_at_any_size() -> None:
+    """Nothing changed: a refresh only looks for changed rows (index lookups) and moves the
+    fill states on, whether the clinic has ten sessions or a hundred."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for hour, seed in ((0, 5), (3, 6)):
+        with _hours(hour):
+            _world(random.Random(seed))
+        with _hours(hour + 1):
+            summaries_refresh()
+        with _hours(hour + 2), CaptureQueriesContext(connection) as ctx:
+            assert summaries_refresh() == {"lots": 0, "reactions": 0, "checkins": 0}
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1] <= 24, counts  # 21 today: ~7 per table
