@@ -72,6 +72,8 @@ def test_a_taken_slot_is_a_409_on_starts_at(front_desk_client, clinic_a):
     )
     assert response.status_code == 409, response.json()
     assert "starts_at" in response.json()["error"]["fields"]
+    assert response.json()["error"]["code"] == "slot_conflict"
+    assert "The nearest free time is 20" in response.json()["error"]["message"]
     appointment.refresh_from_db()
     assert appointment.starts_at == _monday_at(clinic_a, 10)
 

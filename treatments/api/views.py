@@ -82,9 +82,21 @@ class AppointmentViewSet(ReadViewSet):
         appointment = self.get_object()
         data = RescheduleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        moved, warnings = booking.appointment_reschedule(
-            appointment=appointment, starts_at=data.validated_data["starts_at"]
-        )
+        try:
+            moved, warnings = booking.appointment_reschedule(
+                appointment=appointment, starts_at=data.validated_data["starts_at"]
+            )
+        except booking.SlotConflict as exc:
+            # The page offers the nearest free time as a button; the API names it.
+            nearest = exc.slots[0].nearest if exc.slots else None
+            if nearest is None:
+                raise
+            zone = booking.clinic_zone(appointment.clinic)
+            raise booking.SlotConflict(
+                f"{exc.message} The nearest free time is {nearest.astimezone(zone).isoformat()}.",
+                slots=exc.slots,
+                field="starts_at",
+            ) from exc
         moved = self.get_queryset().get(pk=moved.pk)
         return Response({"appointment": AppointmentSerializer(moved).data, "warnings": warnings})
 
