@@ -7,6 +7,7 @@ import re
 import threading
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -401,3 +402,21 @@ def test_a_recall_link_is_no_report_link(recalled, safety_lead_a):
     link = RecallNotice.objects.get(patient=people["mina"]).link
     assert report_target(link) is None
     assert timezone.now() < link.expires_at
+
+
+def test_the_notice_is_written_in_the_patients_language_and_names_the_lot_and_dates(
+    recalled, safety_lead_a
+):
+    recall, people = recalled
+    recalls.recall_message_all(recall=recall, user=safety_lead_a)
+    joon = RecallNotice.objects.get(patient=people["joon"])  # Korean is set below
+    people["joon"].language = "ko"
+    people["joon"].save()
+    rendered = recalls.RecallRenderer().render(joon.message)
+    assert "회수" in rendered.body and "EXO-77" in rendered.body
+    assert "/r/" in rendered.body and "/r/" not in rendered.stored_body
+    session_day = joon.sessions.get().performed_at.astimezone(
+        ZoneInfo(people["joon"].clinic.time_zone)
+    )
+    assert f"{session_day:%Y-%m-%d}" in rendered.body
+    assert "Mina" not in rendered.body and "Sterility" not in rendered.body
