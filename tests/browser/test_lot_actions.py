@@ -115,9 +115,14 @@ def test_a_patient_reads_and_acknowledges_the_recall_notice_on_a_phone(
         # Nothing wider than the phone: no sideways scrolling.
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"]
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(phone)
+        assert results.violations_count == 0, results.generate_report()
         phone.get_by_role("button", name="I have read this").click()
         phone.get_by_text("you have read this notice").wait_for()
         assert world.notice("mina").acknowledged_at is not None
+        assert Axe().run(phone).violations_count == 0
         _shot(phone, "recall-notice")
         assert errors == []
     finally:
