@@ -1158,7 +1158,8 @@ class Seeder:
         addenda, accesses = [], []
         for p in plans:
             s = p.session
-            if s.status == SessionStatus.SIGNED and rng.random() < 0.03:
+            # The first signed session always has one, so even a tiny demo shows an addendum.
+            if s.status == SessionStatus.SIGNED and (not addenda or rng.random() < 0.03):
                 at = self.clamp_past(s.signed_at + timedelta(days=rng.randint(1, 5)), s.signed_at)
                 addenda.append(
                     self.stamp(
