@@ -182,3 +182,18 @@ def test_the_navigation_offers_lot_safety_to_clinical_roles_only(
 ):
     assert f'href="{LIST}"' in practitioner_client.get(reverse("dashboard")).content.decode()
     assert LIST not in front_desk_client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_lots_page_costs_the_same_with_more_reports_and_signals(
+    safety_lead_client, clinic_a, hot_lot
+):
+    redness = ReactionTerm.objects.get(code="redness")
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            session = TreatmentSessionFactory(lot=hot_lot, clinic=clinic_a)
+            AssessmentFactory(report__session=session, report__term=redness)
+            LotSignalFactory(lot=hot_lot)
+
+    url = reverse("safety:lot", args=[hot_lot.uuid])
+    assert_constant_queries(safety_lead_client, url, grow, expected=16)
