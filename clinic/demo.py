@@ -49,6 +49,7 @@ from adverse_events.models import (
     Submission,
     TriageStatus,
 )
+from adverse_events.signals import signals_compute
 from adverse_events.summaries import summaries_refresh
 from clinic.core.models import CheckInPlanStep, Clinic, ClinicClosure, Role, User
 from clinic.core.services import staff_create
@@ -2024,33 +2025,8 @@ class Seeder:
             elif self.now - r.created_at > timedelta(days=2):
                 s.status = SignalStatus.UNDER_REVIEW
             signals.append(s)
-        # A rate signal on each quarantined lot: its reaction rate against its siblings'.
-        cases = Counter(r.session.lot.pk for r in reports)
-        for ctx in self.ctxs.values():
-            for lots in ctx.lots.values():
-                for lp in lots:
-                    lot = lp["row"]
-                    if lot.status != LotStatus.QUARANTINED or not exposure[lot.pk]:
-                        continue
-                    n, k = exposure[lot.pk], min(cases[lot.pk], exposure[lot.pk])
-                    others_n = sum(exposure[x["row"].pk] for x in lots if x is not lp)
-                    others_k = sum(cases[x["row"].pk] for x in lots if x is not lp)
-                    low, high = _wilson(k, n)
-                    ratio = (k / n) / (others_k / others_n) if others_k and others_n else None
-                    s = LotSignal(
-                        lot=lot,
-                        kind=SignalKind.RATE,
-                        dedupe_key=f"rate:{lot.pk}:any",
-                        cases=k,
-                        exposure=n,
-                        rate=k / n,
-                        ci_low=low,
-                        ci_high=high,
-                        rate_ratio=ratio,
-                        status=SignalStatus.UNDER_REVIEW,
-                    )
-                    self.stamp(s, lot.status_changed_at - timedelta(hours=2))
-                    signals.append(s)
+        # Rate signals are not made up here: demo_seed runs the real computation
+        # (adverse_events/signals.py) on the summary tables once the data is in.
         self.insert(LotSignal, signals)
 
     # -- stage 7: a recall, through the real services (after the backdated inserts) ----------
@@ -2092,15 +2068,6 @@ class Seeder:
         self.build_followup(plans)
 
 
-def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 @dataclass
 class SeedResult:
     seeded: bool
@@ -2124,8 +2091,11 @@ def demo_seed(*, scale: float = 1.0, seed: int = 2026, now: datetime | None = No
         seeder.run()
     with transaction.atomic():
         seeder.build_recall()
-    # The charts and lot signals read the summary tables: build them now, not at the first beat.
+    # The charts and lot signals read the summary tables: build them now, not at the first
+    # beat, and compute the signals from them as the nightly run would.
     summaries_refresh()
+    with transaction.atomic():
+        signals_compute()
     counts = {m._meta.label: m.objects.count() for m in SEEDED_MODELS}
     staff = STAFF + extra_practitioners(scale)
     return SeedResult(True, timer.perf_counter() - started, counts, staff)

@@ -24,11 +24,13 @@ from tests.factories import (
     ProductFactory,
     ProductLotFactory,
     ReactionReportFactory,
+    RecallFactory,
+    RecallNoticeFactory,
     SubmissionFactory,
     TreatmentSessionFactory,
     UserFactory,
 )
-from treatments.models import ProductLot, TreatmentSession
+from treatments.models import ProductLot, Recall, RecallNotice, TreatmentSession
 
 pytestmark = pytest.mark.django_db
 
@@ -221,6 +223,8 @@ NEVER_DELETED = [
     (Submission, SubmissionFactory),
     (ReactionReport, ReactionReportFactory),
     (Assessment, AssessmentFactory),
+    (Recall, RecallFactory),
+    (RecallNotice, RecallNoticeFactory),
 ]
 
 
