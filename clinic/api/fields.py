@@ -59,3 +59,25 @@ class ScopedRef(serializers.Field):
 
     def to_representation(self, value: Any) -> str:
         return str(value.uuid)
+
+
+class ClinicChoiceMixin:
+    """A serializer input `clinic` (public UUID) chosen among `context["clinics"]`, the clinics
+    where the caller may do this; optional when there is exactly one of them."""
+
+    clinic_refusal = "You have no role at this clinic."
+
+    def validate_clinic(self, value: Any) -> Any:
+        clinic = self.context["clinics"].filter(uuid=value).first()  # type: ignore[attr-defined]
+        if clinic is None:
+            raise serializers.ValidationError(self.clinic_refusal)
+        return clinic
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)  # type: ignore[misc]
+        if "clinic" not in attrs:
+            clinics = list(self.context["clinics"][:2])  # type: ignore[attr-defined]
+            if len(clinics) != 1:
+                raise serializers.ValidationError({"clinic": ["Say which clinic."]})
+            attrs["clinic"] = clinics[0]
+        return attrs

@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.core.models import Clinic
+from clinic.api.fields import ClinicChoiceMixin
 from patients.models import Channel, Fitzpatrick, Language, Patient
 
 
@@ -63,7 +63,7 @@ class PatientSerializer(serializers.ModelSerializer):
         return ScreeningFactsSerializer(patient).data
 
 
-class PatientRegisterSerializer(serializers.Serializer):
+class PatientRegisterSerializer(ClinicChoiceMixin, serializers.Serializer):
     """Input of a registration (patients.services.patient_register)."""
 
     clinic = serializers.UUIDField(
@@ -83,20 +83,6 @@ class PatientRegisterSerializer(serializers.Serializer):
     create_anyway = serializers.BooleanField(
         default=False, help_text="Register although a likely duplicate exists."
     )
-
-    def validate_clinic(self, value: Any) -> Clinic:
-        clinic = self.context["clinics"].filter(uuid=value).first()
-        if clinic is None:
-            raise serializers.ValidationError("You have no role at this clinic.")
-        return clinic
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "clinic" not in attrs:
-            clinics = list(self.context["clinics"][:2])
-            if len(clinics) != 1:
-                raise serializers.ValidationError({"clinic": ["Say which clinic."]})
-            attrs["clinic"] = clinics[0]
-        return attrs
 
 
 class PatientUpdateSerializer(serializers.Serializer):

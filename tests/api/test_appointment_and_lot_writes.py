@@ -189,6 +189,18 @@ def test_a_bad_product_choice_names_the_field(safety_lead_client):
     assert "storage" in response.json()["error"]["fields"]
 
 
+def test_a_product_for_a_clinic_where_one_is_not_safety_lead_names_the_clinic(
+    safety_lead_client, clinic_b
+):
+    body = _product_body(clinic=str(clinic_b.uuid))
+    response = _post(safety_lead_client, "/api/v1/products/", body)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["clinic"] == [
+        "You are not the safety lead of this clinic."
+    ]
+    assert not Product.objects.filter(name="ExoGlow").exists()
+
+
 def _lot_body(of, **changes):
     today = date.today()
     body = {

@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from clinic.api.fields import ScopedRef, ref
-from clinic.core.models import Clinic, Role, User
+from clinic.api.fields import ClinicChoiceMixin, ScopedRef, ref
+from clinic.core.models import Role, User
 from patients.models import Patient
 from treatments.models import (
     Appointment,
@@ -265,8 +265,10 @@ class ClearHoldSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, help_text="Why treatment may go ahead.")
 
 
-class ProductCreateSerializer(serializers.Serializer):
+class ProductCreateSerializer(ClinicChoiceMixin, serializers.Serializer):
     """Input of adding a product (treatments.services.product_create); safety leads only."""
+
+    clinic_refusal = "You are not the safety lead of this clinic."
 
     clinic = serializers.UUIDField(
         required=False, help_text="Needed only when you are safety lead at more than one clinic."
@@ -278,20 +280,6 @@ class ProductCreateSerializer(serializers.Serializer):
     storage = serializers.ChoiceField(choices=Storage.choices)
     unit = serializers.CharField(max_length=30, required=False, default="vial")
     components = serializers.CharField(required=False, allow_blank=True, default="")
-
-    def validate_clinic(self, value: Any) -> Clinic:
-        clinic = self.context["clinics"].filter(uuid=value).first()
-        if clinic is None:
-            raise serializers.ValidationError("You are not the safety lead of this clinic.")
-        return clinic
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "clinic" not in attrs:
-            clinics = list(self.context["clinics"][:2])
-            if len(clinics) != 1:
-                raise serializers.ValidationError({"clinic": ["Say which clinic."]})
-            attrs["clinic"] = clinics[0]
-        return attrs
 
 
 class _LotFields(serializers.Serializer):
