@@ -39,6 +39,23 @@ PATTERNS = [
 OTHER_LABEL = "All other types"
 
 
+class PlotFrame:
+    """The plot area of an SVG chart inside its margins (for the chart dataclasses)."""
+
+    width: int
+    height: int
+    right: int
+    bottom: int
+
+    @property
+    def plot_right(self) -> int:
+        return self.width - self.right
+
+    @property
+    def baseline(self) -> int:
+        return self.height - self.bottom
+
+
 @dataclass(frozen=True)
 class Period:
     code: str
@@ -91,7 +108,7 @@ class Series:
 
 
 @dataclass
-class ReactionsChart:
+class ReactionsChart(PlotFrame):
     width: int = 720
     height: int = 300
     left: int = 44
@@ -105,14 +122,6 @@ class ReactionsChart:
     # Per week: (week, [count per series], total), for the table.
     table: list[tuple[date, list[int], int]] = field(default_factory=list)
     total: int = 0
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - self.right
-
-    @property
-    def baseline(self) -> int:
-        return self.height - self.bottom
 
 
 def reactions_chart(*, user: Any, clinic_ids: list[int], period: Period) -> ReactionsChart:
@@ -198,7 +207,7 @@ class ResponseBar:
 
 
 @dataclass
-class ResponseChart:
+class ResponseChart(PlotFrame):
     width: int = 720
     height: int = 260
     left: int = 44
@@ -207,14 +216,6 @@ class ResponseChart:
     bottom: int = 48
     bars: list[ResponseBar] = field(default_factory=list)
     y_ticks: list[tuple[float, str]] = field(default_factory=list)
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - self.right
-
-    @property
-    def baseline(self) -> int:
-        return self.height - self.bottom
 
     @property
     def sent(self) -> int:
@@ -288,7 +289,7 @@ def _pct(value: float) -> str:
 
 
 @dataclass
-class LotChart:
+class LotChart(PlotFrame):
     width: int = 720
     left: int = 220
     right: int = 170
@@ -308,14 +309,6 @@ class LotChart:
     @property
     def pooled_text(self) -> str:
         return _pct(self.pooled) if self.pooled is not None else ""
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - self.right
-
-    @property
-    def baseline(self) -> int:
-        return self.height - self.bottom
 
 
 def lots_chart(*, user: Any, clinic_ids: list[int], period: Period) -> LotChart:

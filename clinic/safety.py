@@ -21,6 +21,7 @@ from adverse_events.models import (
     SignalStatus,
 )
 from adverse_events.signals import Figure, LotFigures, lot_figures, wilson
+from clinic.charts import PlotFrame
 from clinic.core.models import CLINICAL_ROLES, Membership, Role
 from treatments.models import ProductLot
 
@@ -138,7 +139,7 @@ class ChartPoint:
 
 
 @dataclass
-class Chart:
+class Chart(PlotFrame):
     """Cumulative rate by week for the lot (with its 95% band) and the other lots pooled."""
 
     points: list[ChartPoint]
@@ -163,14 +164,6 @@ class Chart:
     def y(self, rate: float) -> float:
         span = self.height - self.top - self.bottom
         return self.top + span * (1 - min(rate, self.y_max) / self.y_max)
-
-    @property
-    def baseline(self) -> float:
-        return self.height - self.bottom
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - self.right
 
 
 def _nice_max(value: float) -> float:
