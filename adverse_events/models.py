@@ -262,6 +262,11 @@ class ReactionReport(BaseModel):
     def __str__(self) -> str:
         return f"{self.term} after session {self.session_id}"
 
+    @property
+    def severity_word(self) -> str:
+        """The patient's rating in one word (Mild, Moderate, Severe), without its explanation."""
+        return str(self.get_patient_severity_display()).split(" — ")[0]
+
     def clean(self) -> None:
         if self.term_id and self.term.is_other and not self.other_text.strip():
             raise ValidationError({"other_text": "Describe the reaction."})

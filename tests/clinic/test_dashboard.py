@@ -87,6 +87,10 @@ class TestPanelsByRole:
         assert "Red-flag alarms" in html
         assert reverse("triage:alarm_acknowledge", args=[alarm.uuid]) in html
         assert reverse("triage:report", args=[new.report.uuid]) in html
+        # The patient's rating in one word, not cut off mid-sentence.
+        word = new.report.severity_word
+        assert word in ("Mild", "Moderate", "Severe")
+        assert f'badge-severity-{new.report.patient_severity}">{word}</span>' in html
         assert "Lots with open safety signals" in html
         assert "Today's appointments" not in html
 
