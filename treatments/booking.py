@@ -30,6 +30,7 @@ from clinic.core.models import Clinic, ClinicClosure, Membership, Role
 from patients import outbox
 from patients.models import MessageKind, MessageState, OutboxMessage, Patient
 
+from .checkins import outside_quiet_hours
 from .models import (
     LIVE_APPOINTMENT_STATUSES,
     Appointment,
@@ -632,13 +633,15 @@ def _reminder_body(appointment: Appointment) -> str:
 
 
 def appointment_reminder_sync(*, appointment: Appointment) -> OutboxMessage | None:
-    """Queue, move or cancel the reminder due 24 h before a booked appointment.
+    """Queue, move or cancel the reminder due 24 h before a booked appointment (moved to the
+    end of the clinic's quiet hours when it would fall inside them).
 
     The first reminder's key is `appt-reminder:<pk>`; one already sent when the appointment
     moves is followed by a new one keyed with the new time.
     """
     key = f"appt-reminder:{appointment.pk}"
-    due_at = appointment.starts_at - REMINDER_LEAD
+    # 24 h before, unless that falls in the clinic's quiet hours: then when they end.
+    due_at = outside_quiet_hours(appointment.starts_at - REMINDER_LEAD, appointment.clinic)
     wanted = appointment.status == AppointmentStatus.BOOKED and due_at > timezone.now()
     body = _reminder_body(appointment) if wanted else ""
     if _move_or_cancel(key, due_at=due_at if wanted else None, body=body) or not wanted:

@@ -348,6 +348,29 @@ def test_booking_queues_reminders_24_hours_before_and_maintenance_after_the_cour
     assert series.maintenance_due_on == date(2026, 9, 30)
 
 
+def test_a_reminder_that_would_fall_in_quiet_hours_waits_for_their_end(clinic_a, practitioner_a):
+    """An early appointment (07:30, before the default quiet hours end at 08:00) is reminded
+    at 08:00 the day before, not in the night."""
+    clinic_a.refresh_from_db()
+    assert (clinic_a.quiet_hours_start, clinic_a.quiet_hours_end) == (time(21), time(8))
+    appointment = AppointmentFactory(
+        clinic=clinic_a,
+        patient=PatientFactory(clinic=clinic_a),
+        practitioner=practitioner_a,
+        starts_at=seoul(MONDAY, 7, 30),
+        ends_at=seoul(MONDAY, 8, 30),
+    )
+    reminder = booking.appointment_reminder_sync(appointment=appointment)
+    assert reminder.due_at == seoul(MONDAY - timedelta(days=1), 8)
+    # A daytime appointment keeps its 24 hours.
+    appointment.starts_at = seoul(MONDAY, 10)
+    appointment.ends_at = seoul(MONDAY, 11)
+    appointment.save()
+    booking.appointment_reminder_sync(appointment=appointment)
+    reminder.refresh_from_db()
+    assert reminder.due_at == seoul(MONDAY - timedelta(days=1), 10)
+
+
 def test_rescheduling_moves_the_pending_reminder_and_cancelling_cancels_it(
     clinic_a, practitioner_a, template_a
 ):
