@@ -87,6 +87,11 @@ def _nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
+def nice_rate_max(rate: float) -> float:
+    """A round axis end for a rate (0-1) at or above `rate`: 1%, 1.2%, 1.5%, 2%... 100%."""
+    return min(_nice_ceiling(100 * rate) / 100, 1.0)
+
+
 # --- 1. reactions per week by type (stacked bars) ---------------------------------------------
 
 
@@ -341,7 +346,7 @@ def lots_chart(*, user: Any, clinic_ids: list[int], period: Period) -> LotChart:
         row.rate, row.low, row.high = row.cases / row.sessions, float(lo), float(hi)
     all_sessions = sum(r["sessions"] for r in rows)
     chart.pooled = sum(r["cases"] for r in rows) / all_sessions
-    top_value = min(_nice_ceiling(100 * max(r.high for r in chart.rows)) / 100, 1.0)
+    top_value = nice_rate_max(max(r.high for r in chart.rows))
     span = chart.plot_right - chart.left
 
     def x_of(value: float) -> float:

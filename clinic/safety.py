@@ -21,7 +21,7 @@ from adverse_events.models import (
     SignalStatus,
 )
 from adverse_events.signals import Figure, LotFigures, lot_figures, wilson
-from clinic.charts import PlotFrame
+from clinic.charts import PlotFrame, nice_rate_max
 from clinic.core.models import CLINICAL_ROLES, Membership, Role
 from treatments.models import ProductLot
 
@@ -166,13 +166,6 @@ class Chart(PlotFrame):
         return self.top + span * (1 - min(rate, self.y_max) / self.y_max)
 
 
-def _nice_max(value: float) -> float:
-    for step in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0):
-        if value <= step:
-            return step
-    return 1.0
-
-
 def lot_chart(*, lot: ProductLot) -> Chart:
     weeks = LotWeekSummary.objects.filter(lot__product_id=lot.product_id).values_list(
         "lot_id", "week", "sessions", "cases"
@@ -209,7 +202,7 @@ def lot_chart(*, lot: ProductLot) -> Chart:
     chart = Chart(points=points)
     if not points:
         return chart
-    chart.y_max = _nice_max(
+    chart.y_max = nice_rate_max(
         max(max(p.ci_high for p in points), max((p.other_rate or 0) for p in points))
     )
     chart.lot_line = " ".join(
