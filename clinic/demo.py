@@ -166,6 +166,9 @@ CLINICS = {
     SEOUL: {
         "time_zone": "Asia/Seoul",
         "phone": "+82 2 555 0100",
+        "country": "KR",
+        "emergency_number": "119",
+        "staff_language": "ko",
         "on_call_email": "oncall@seoul.clinic.example",
         "address": "5F, 412 Apgujeong-ro, Gangnam-gu, Seoul 06015",
         "opening_hours": {str(d): ["10:00", "19:00"] for d in range(1, 6)}
@@ -175,6 +178,9 @@ CLINICS = {
     NEW_YORK: {
         "time_zone": "America/New_York",
         "phone": "+1 212 555 0100",
+        "country": "US",
+        "emergency_number": "911",
+        "staff_language": "en",
         "on_call_email": "oncall@newyork.clinic.example",
         "address": "120 Spring Street, 3rd floor, New York, NY 10012",
         "opening_hours": {str(d): ["09:00", "18:00"] for d in range(1, 6)}

@@ -348,6 +348,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Two choice sets share the field name "source" (a product's, a reaction report's).
     "ENUM_NAME_OVERRIDES": {
+        # A patient's language and a clinic's staff language are one choice set.
+        "LanguageEnum": "clinic.core.models.Language",
         "ProductSourceEnum": "treatments.models.ProductSource",
         "ReportSourceEnum": "adverse_events.models.ReportSource",
     },

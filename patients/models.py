@@ -21,17 +21,12 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from clinic.core.audit import AuditedQuerySet
-from clinic.core.models import BaseModel, Clinic, choices_check
+from clinic.core.models import BaseModel, Clinic, Language, choices_check
 
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"
-
-
-class Language(models.TextChoices):
-    EN = "en", "English"
-    KO = "ko", "한국어"
 
 
 class Fitzpatrick(models.IntegerChoices):

@@ -43,6 +43,9 @@ def clinic_a(db: None) -> Clinic:
         name="Seoul",
         time_zone="Asia/Seoul",
         phone="+82-2-555-0100",
+        country="KR",
+        emergency_number="119",
+        staff_language="ko",
         on_call_email="oncall@seoul.clinic.example",
     )
 
@@ -53,6 +56,9 @@ def clinic_b(db: None) -> Clinic:
         name="New York",
         time_zone="America/New_York",
         phone="+1-212-555-0100",
+        country="US",
+        emergency_number="911",
+        staff_language="en",
         on_call_email="oncall@newyork.clinic.example",
     )
 

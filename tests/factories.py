@@ -33,6 +33,8 @@ class ClinicFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Clinic {n}")
     time_zone = "Asia/Seoul"
     phone = factory.Sequence(lambda n: f"+82-2-555-{n:04d}")
+    country = "KR"
+    emergency_number = "119"
     on_call_email = factory.Sequence(lambda n: f"oncall{n}@clinic.example")
     address = "1 Example Street"
 

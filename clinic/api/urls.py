@@ -19,12 +19,14 @@ from treatments.api.views import (
 )
 
 from .auth import TokenIssueView, TokenRevokeAllView, TokenRevokeView
+from .clinics import ClinicViewSet
 from .docs import RedocView
 from .pages import token_revoke, tokens
 
 app_name = "api"
 
 router = SimpleRouter()
+router.register("clinics", ClinicViewSet, basename="clinic")
 router.register("patients", PatientViewSet, basename="patient")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("series", SeriesViewSet, basename="series")

@@ -52,7 +52,7 @@ class CheckInPlanStepInline(admin.TabularInline):
 
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone", "phone", "on_call_email"]
+    list_display = ["name", "country", "time_zone", "phone", "emergency_number", "on_call_email"]
     list_filter = ["time_zone"]
     search_fields = ["name", "phone", "on_call_email", "address"]
     readonly_fields = ["uuid", "created_at", "updated_at"]

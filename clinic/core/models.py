@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 
+class Language(models.TextChoices):
+    """The languages the app speaks to patients and staff in (pages and messages)."""
+
+    EN = "en", "English"
+    KO = "ko", "한국어"
+
+
 class Role(models.TextChoices):
     PRACTITIONER = "practitioner", "Practitioner"
     FRONT_DESK = "front_desk", "Front desk"
@@ -121,6 +128,12 @@ def _parse_hhmm(value: object) -> time | None:
         return None
 
 
+def tel_target(number: str) -> str:
+    """A phone number as a tel: link target: its digits, with a leading + kept."""
+    digits = "".join(c for c in number if c.isdigit())
+    return f"+{digits}" if number.strip().startswith("+") and digits else digits
+
+
 def default_opening_hours() -> dict[str, list[str]]:
     # ISO weekday (1 = Monday) -> [open, close] in local time; a missing day is closed.
     return {str(d): ["09:00", "18:00"] for d in range(1, 6)} | {"6": ["10:00", "14:00"]}
@@ -132,6 +145,22 @@ class Clinic(BaseModel):
     name = models.CharField(max_length=200, unique=True)
     time_zone = models.CharField(max_length=64, validators=[_validate_timezone])
     phone = models.CharField("phone for patients", max_length=40)
+    country = models.CharField(
+        max_length=2,
+        help_text="ISO 3166 country code (KR, US): the default region of phone numbers.",
+    )
+    emergency_number = models.CharField(
+        max_length=10,
+        help_text="The local emergency number patients are told to call (119 in Korea, 911 "
+        "in the US). Never written into a template: every page and message reads it here.",
+    )
+    staff_language = models.CharField(
+        "language of staff messages",
+        max_length=5,
+        choices=Language.choices,
+        default=Language.EN,
+        help_text="On-call alerts and other messages to this clinic's staff are in it.",
+    )
     on_call_email = models.EmailField("on-call address for red-flag alerts")
     address = models.TextField(blank=True)
     opening_hours = models.JSONField(default=default_opening_hours)
@@ -151,8 +180,23 @@ class Clinic(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def phone_tel(self) -> str:
+        """The clinic's phone as a tel: target (digits and a leading +)."""
+        return tel_target(self.phone)
+
+    @property
+    def emergency_tel(self) -> str:
+        return tel_target(self.emergency_number)
+
     def clean(self) -> None:
         errors = {}
+        if self.country and not (len(self.country) == 2 and self.country.isalpha()):
+            errors["country"] = "Give the two-letter country code, e.g. KR or US."
+        else:
+            self.country = (self.country or "").upper()
+        if self.emergency_number and not self.emergency_number.isdigit():
+            errors["emergency_number"] = "Give the emergency number as digits only, e.g. 119."
         hours = self.opening_hours or {}
         if not isinstance(hours, dict):
             errors["opening_hours"] = "Opening hours must map ISO weekdays 1-7 to [open, close]."

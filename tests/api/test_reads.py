@@ -12,6 +12,7 @@ from tests.factories import (
     AppointmentFactory,
     AssessmentFactory,
     CheckInFactory,
+    MembershipFactory,
     PatientFactory,
     ProductFactory,
     ProductLotFactory,
@@ -114,7 +115,9 @@ def test_lists_order_by_an_allowed_field(practitioner_client, clinic_a):
 def _grower(resource: str, clinic: Any, practitioner: Any):
     def grow(n: int) -> None:
         for _ in range(n):
-            if resource == "patients":
+            if resource == "clinics":
+                MembershipFactory(user=practitioner, role="practitioner")
+            elif resource == "patients":
                 PatientFactory(clinic=clinic)
             elif resource == "appointments":
                 AppointmentFactory(clinic=clinic)
@@ -141,6 +144,7 @@ def _grower(resource: str, clinic: Any, practitioner: Any):
 # Pinned: session, user, OTP device, session timeout, membership checks, the page (patients
 # add the clinical-clinics lookup; reaction terms check membership once more).
 LIST_QUERIES = {
+    "clinics": 8,
     "patients": 9,
     "appointments": 8,
     "series": 8,

@@ -276,6 +276,11 @@ def _uuid_of(factory_name: str, **kwargs: Any) -> dict[str, Any]:
     return {"uuid": getattr(factories, factory_name)(**kwargs).uuid}
 
 
+@url_kwargs("api:clinic-detail")
+def _api_clinic(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": world.clinic_a.uuid}
+
+
 @url_kwargs("api:patient-detail")
 def _api_patient(world: MatrixWorld) -> dict[str, Any]:
     return _uuid_of("PatientFactory", clinic=world.clinic_a)
