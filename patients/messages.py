@@ -105,7 +105,7 @@ def render_message(
         blocks = {node.name: node for node in template.nodelist.get_nodes_by_type(BlockNode)}
         missing = {"subject", "body"} - set(blocks)
         if missing:
-            raise ValueError(f"message template {kind!r} lacks block(s) {sorted(missing)}")
+            raise ValueError(f"message template {str(kind)!r} lacks block(s) {sorted(missing)}")
         values = {"clinic": clinic, "emergency": emergency_words(clinic), "sms": sms, **context}
         ctx = Context(values, autoescape=False)
         with ctx.render_context.push_state(template), ctx.bind_template(template):
