@@ -3,22 +3,28 @@ content and the aftercare message, both carrying the session's personal report l
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from patients import outbox
 from patients.links import link_token, link_url
-from patients.models import MessageKind, OutboxMessage
+from patients.messages import render_with_link
+from patients.models import Channel, MessageKind, OutboxMessage
 
 from .models import TreatmentSession
 
+# Marked for translation: the aftercare message translates them into the patient's language
+# (`templates/messages/aftercare.txt`); the printed sheet shows them as they are.
 INSTRUCTIONS = [
-    "Do not touch the treated skin for 24 hours, and keep it clean.",
-    "No makeup for 24 hours.",
-    "Avoid sun; use SPF 30 or higher every day.",
-    "No sauna, steam room or strenuous exercise for 24 to 72 hours.",
-    "No retinoids, acids or exfoliants for 5 days.",
-    "A cold compress helps with swelling.",
-    "Redness and mild swelling for a day or two are expected.",
-    "Report anything unusual through your personal link, at any time.",
+    gettext_noop("Do not touch the treated skin for 24 hours, and keep it clean."),
+    gettext_noop("No makeup for 24 hours."),
+    gettext_noop("Avoid sun; use SPF 30 or higher every day."),
+    gettext_noop("No sauna, steam room or strenuous exercise for 24 to 72 hours."),
+    gettext_noop("No retinoids, acids or exfoliants for 5 days."),
+    gettext_noop("A cold compress helps with swelling."),
+    gettext_noop("Redness and mild swelling for a day or two are expected."),
+    gettext_noop("Report anything unusual through your personal link, at any time."),
 ]
+# The printed sheet's urgent line (the message's own names the clinic's numbers).
 URGENT = (
     "Difficulty breathing, swelling of the face, lips or throat, or spreading hot redness "
     "with pus or fever: call emergency services or go to urgent care now."
@@ -32,6 +38,9 @@ def session_link_url(session: TreatmentSession) -> str | None:
 
 
 class AftercareRenderer:
+    """Renders the aftercare message at delivery, in the patient's language, with the
+    session's report link. Only the first name and the clinic go in."""
+
     def render(self, message: OutboxMessage) -> outbox.Rendered:
         session = (
             TreatmentSession.objects.select_related("patient", "clinic", "report_link")
@@ -43,18 +52,13 @@ class AftercareRenderer:
         url = session_link_url(session)
         if url is None:
             raise outbox.PermanentDeliveryError("the session's report link is no longer live")
-        patient, clinic = session.patient, session.clinic
-        lines = "\n".join(f"- {line}" for line in INSTRUCTIONS)
-        text = (
-            f"Hi {patient.first_name}, thank you for visiting {clinic.name}.\n\n"
-            f"Aftercare:\n{lines}\n\n{URGENT}\n\n"
-            "Tell us how your skin is doing, any time in the next 4 months: [url]\n"
-            f"Clinic phone: {clinic.phone}"
-        )
-        return outbox.Rendered(
-            subject=f"{clinic.name}: your aftercare instructions",
-            body=text.replace("[url]", url),
-            stored_body=text.replace("[url]", "[personal link]"),
+        return render_with_link(
+            MessageKind.AFTERCARE,
+            {"first_name": session.patient.first_name, "instructions": INSTRUCTIONS},
+            session.patient.language,
+            clinic=session.clinic,
+            url=url,
+            sms=message.channel == Channel.SMS,
         )
 
     def on_sent(self, message: OutboxMessage) -> None:

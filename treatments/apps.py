@@ -6,9 +6,10 @@ class TreatmentsConfig(AppConfig):
     verbose_name = "Treatments"
 
     def ready(self) -> None:
-        # The outbox (a floor below) renders check-in messages through these.
-        from . import aftercare, checkins, recalls
+        # The outbox (a floor below) renders this app's patient messages through these.
+        from . import aftercare, booking, checkins, recalls
 
         checkins.register_renderers()
         aftercare.register_renderers()
         recalls.register_renderers()
+        booking.register_renderers()

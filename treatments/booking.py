@@ -28,7 +28,8 @@ from django.utils import timezone
 from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
 from clinic.core.models import Clinic, ClinicClosure, Membership, Role
 from patients import outbox
-from patients.models import MessageKind, MessageState, OutboxMessage, Patient
+from patients.messages import format_datetime, render_message
+from patients.models import Channel, MessageKind, MessageState, OutboxMessage, Patient
 
 from .checkins import outside_quiet_hours
 from .models import (
@@ -608,11 +609,12 @@ def appointment_clear_hold(*, appointment: Appointment, user, reason: str) -> Ap
 # --- reminders (outbox rows due at a time, never Celery countdowns) --------------------------
 
 
-def _move_or_cancel(key_prefix: str, *, due_at: datetime | None, body: str) -> bool:
+def _move_or_cancel(key_prefix: str, *, due_at: datetime | None) -> bool:
     """Move the pending rows under `key_prefix` to `due_at`, or cancel them when None.
 
     Returns True when a pending row now carries `due_at`. The conditional UPDATE leaves a row
-    the sweeper claimed a moment ago alone (it is being sent for the old time).
+    the sweeper claimed a moment ago alone (it is being sent for the old time). The words are
+    written when the row is sent (`AppointmentReminderRenderer`), so a moved row needs none.
     """
     pending = OutboxMessage.objects.filter(
         idempotency_key__startswith=key_prefix, state=MessageState.PENDING
@@ -620,16 +622,7 @@ def _move_or_cancel(key_prefix: str, *, due_at: datetime | None, body: str) -> b
     if due_at is None:
         pending.update(state=MessageState.CANCELLED, updated_at=timezone.now())
         return False
-    return bool(pending.update(due_at=due_at, body=body, updated_at=timezone.now()))
-
-
-def _reminder_body(appointment: Appointment) -> str:
-    clinic = appointment.clinic
-    local = to_local(clinic, appointment.starts_at)
-    return (
-        f"Reminder from {clinic.name}: your appointment is on {local:%A %d %B %Y at %H:%M}. "
-        f"To change it, call {clinic.phone}."
-    )
+    return bool(pending.update(due_at=due_at, updated_at=timezone.now()))
 
 
 def appointment_reminder_sync(*, appointment: Appointment) -> OutboxMessage | None:
@@ -643,8 +636,7 @@ def appointment_reminder_sync(*, appointment: Appointment) -> OutboxMessage | No
     # 24 h before, unless that falls in the clinic's quiet hours: then when they end.
     due_at = outside_quiet_hours(appointment.starts_at - REMINDER_LEAD, appointment.clinic)
     wanted = appointment.status == AppointmentStatus.BOOKED and due_at > timezone.now()
-    body = _reminder_body(appointment) if wanted else ""
-    if _move_or_cancel(key, due_at=due_at if wanted else None, body=body) or not wanted:
+    if _move_or_cancel(key, due_at=due_at if wanted else None) or not wanted:
         return None
     if OutboxMessage.objects.filter(idempotency_key=key).exists():
         key = f"{key}:{int(appointment.starts_at.timestamp())}"
@@ -653,8 +645,6 @@ def appointment_reminder_sync(*, appointment: Appointment) -> OutboxMessage | No
         kind=MessageKind.APPOINTMENT_REMINDER,
         due_at=due_at,
         idempotency_key=key,
-        subject=f"Appointment reminder: {appointment.clinic.name}",
-        body=body,
         context={"appointment": appointment.pk},
         call_reason_if_unreachable=None,
     )
@@ -670,18 +660,14 @@ def series_maintenance_sync(*, series: TreatmentSeries) -> OutboxMessage | None:
     )
     key = f"maintenance:{series.pk}"
     if last is None or series.status == SeriesStatus.CANCELLED:
-        _move_or_cancel(key, due_at=None, body="")
+        _move_or_cancel(key, due_at=None)
         TreatmentSeries.objects.filter(pk=series.pk).update(maintenance_due_on=None)
         return None
     due_on = add_months(to_local(clinic, last.starts_at).date(), series.maintenance_interval_months)
     due_at = at_local(clinic, due_on, MAINTENANCE_HOUR)
     TreatmentSeries.objects.filter(pk=series.pk).update(maintenance_due_on=due_on)
     series.maintenance_due_on = due_on
-    body = (
-        f"{clinic.name}: it is time for your maintenance session after your "
-        f"{series.indication} course. Call {clinic.phone} to book."
-    )
-    if _move_or_cancel(key, due_at=due_at, body=body):
+    if _move_or_cancel(key, due_at=due_at):
         return None
     if OutboxMessage.objects.filter(idempotency_key=key).exists():
         key = f"{key}:{due_on:%Y%m%d}"
@@ -690,11 +676,74 @@ def series_maintenance_sync(*, series: TreatmentSeries) -> OutboxMessage | None:
         kind=MessageKind.MAINTENANCE,
         due_at=due_at,
         idempotency_key=key,
-        subject=f"Maintenance reminder: {clinic.name}",
-        body=body,
         context={"series": series.pk},
         call_reason_if_unreachable=None,
     )
+
+
+class AppointmentReminderRenderer:
+    """Writes the appointment reminder when it is sent, in the patient's language, with the
+    appointment's time as it is then (in the clinic's zone)."""
+
+    def render(self, message: OutboxMessage) -> outbox.Rendered:
+        appointment = (
+            Appointment.objects.select_related("patient", "clinic")
+            .filter(pk=message.context.get("appointment"))
+            .first()
+        )
+        if appointment is None:
+            raise outbox.PermanentDeliveryError("appointment no longer exists")
+        patient, clinic = appointment.patient, appointment.clinic
+        when = format_datetime(
+            appointment.starts_at, time_zone=clinic.time_zone, language=patient.language
+        )
+        subject, body = render_message(
+            MessageKind.APPOINTMENT_REMINDER,
+            {"first_name": patient.first_name, "when": when},
+            patient.language,
+            clinic=clinic,
+            sms=message.channel == Channel.SMS,
+        )
+        return outbox.Rendered(subject, body, body)
+
+    def on_sent(self, message: OutboxMessage) -> None:
+        pass
+
+    def on_failed(self, message: OutboxMessage) -> None:
+        pass
+
+
+class MaintenanceRenderer:
+    """Writes the maintenance reminder when it is sent, in the patient's language."""
+
+    def render(self, message: OutboxMessage) -> outbox.Rendered:
+        series = (
+            TreatmentSeries.objects.select_related("patient", "clinic")
+            .filter(pk=message.context.get("series"))
+            .first()
+        )
+        if series is None:
+            raise outbox.PermanentDeliveryError("treatment series no longer exists")
+        patient = series.patient
+        subject, body = render_message(
+            MessageKind.MAINTENANCE,
+            {"first_name": patient.first_name, "indication": series.indication},
+            patient.language,
+            clinic=series.clinic,
+            sms=message.channel == Channel.SMS,
+        )
+        return outbox.Rendered(subject, body, body)
+
+    def on_sent(self, message: OutboxMessage) -> None:
+        pass
+
+    def on_failed(self, message: OutboxMessage) -> None:
+        pass
+
+
+def register_renderers() -> None:
+    outbox.register_renderer(MessageKind.APPOINTMENT_REMINDER, AppointmentReminderRenderer())
+    outbox.register_renderer(MessageKind.MAINTENANCE, MaintenanceRenderer())
 
 
 # --- iCalendar ---------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from django.utils import timezone
 from clinic.core.models import CheckInPlanStep, Clinic
 from patients import outbox
 from patients.links import link_issue, link_token, link_url
-from patients.models import CallReason, LinkPurpose, MessageKind, OutboxMessage
+from patients.messages import render_with_link
+from patients.models import CallReason, Channel, LinkPurpose, MessageKind, OutboxMessage
 
 from .models import CheckIn, CheckInState, TreatmentSession
 
@@ -247,9 +248,9 @@ def checkins_follow_up(*, now: datetime | None = None) -> tuple[int, int]:
 
 
 class CheckInRenderer:
-    """Renders check-in messages and reminders at delivery with the check-in's 7-day link
-    (a reminder re-sends: new link, the old one ends). Only the first name and the clinic's
-    name go in."""
+    """Renders check-in messages and reminders at delivery, in the patient's language, with
+    the check-in's 7-day link (a reminder re-sends: new link, the old one ends). Only the
+    first name and the clinic go in."""
 
     def __init__(self, reminder: bool) -> None:
         self.reminder = reminder
@@ -273,17 +274,13 @@ class CheckInRenderer:
                 patient=patient, purpose=LinkPurpose.CHECKIN, replaces=checkin.link
             )
             CheckIn.objects.filter(pk=checkin.pk).update(link=link)
-        opener = "A reminder: " if self.reminder else ""
-        text = (
-            f"Hi {patient.first_name}, {opener}{clinic.name} would like to know how your "
-            "skin is doing since your treatment. It takes a minute: [url]\n"
-            f"If something feels seriously wrong, call {clinic.phone}."
-        )
-        subject = f"{clinic.name}: how are you since your treatment?"
-        return outbox.Rendered(
-            subject=subject,
-            body=text.replace("[url]", link_url(token)),
-            stored_body=text.replace("[url]", "[personal link]"),
+        return render_with_link(
+            MessageKind.CHECKIN_REMINDER if self.reminder else MessageKind.CHECKIN,
+            {"first_name": patient.first_name},
+            patient.language,
+            clinic=clinic,
+            url=link_url(token),
+            sms=message.channel == Channel.SMS,
         )
 
     def on_sent(self, message: OutboxMessage) -> None:

@@ -10,7 +10,6 @@ messaged, or whose message failed, becomes a front-desk call task.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
@@ -18,11 +17,12 @@ from django.utils import timezone
 
 from patients import outbox
 from patients.links import link_issue, link_token, link_url
+from patients.messages import format_date, render_with_link
 from patients.models import (
     CallReason,
     CallState,
     CallTask,
-    Language,
+    Channel,
     LinkPurpose,
     MessageKind,
     MessageState,
@@ -169,30 +169,13 @@ def call_state(notice: RecallNotice) -> str:
     return "called" if task.state == CallState.DONE else task.get_state_display().lower()
 
 
-# --- the message ---------------------------------------------------------------------------
-
-TEXT = {
-    Language.EN: (
-        "{clinic}: important notice about your treatment",
-        "Hi {first_name}, this is {clinic}. A batch (lot {lot}) of the {product} used in "
-        "your treatment on {dates} has been recalled as a precaution. Please read what this "
-        "means for you and tell us you have read it: [url]\n"
-        "If you have swelling, hot or spreading redness, pus, fever, lumps under the skin, or "
-        "trouble breathing, call {phone} or seek urgent care.",
-    ),
-    Language.KO: (
-        "{clinic}: 시술 관련 중요 안내",
-        "{first_name}님, {clinic}입니다. {dates}에 받으신 시술에 사용된 {product}의 "
-        "로트({lot})가 예방 차원에서 회수되었습니다. 안내를 읽고 확인해 주세요: [url]\n"
-        "붓기, 뜨겁거나 번지는 붉은기, 고름, 발열, 피부 아래 멍울, 호흡 곤란이 있으면 "
-        "{phone}로 전화하시거나 즉시 진료를 받으세요.",
-    ),
-}
+# --- the message (words: templates/messages/recall.txt) ---------------------------------
 
 
 class RecallRenderer:
-    """Renders the recall notice at delivery, with the notice's personal recall link (a retry
-    reuses it). Only the first name, the clinic, the product, the lot and the dates go in."""
+    """Renders the recall notice at delivery, in the patient's language, with the notice's
+    personal recall link (a retry reuses it). Only the first name, the clinic, the product,
+    the lot and the dates go in."""
 
     def render(self, message: OutboxMessage) -> outbox.Rendered:
         notice = (
@@ -210,25 +193,25 @@ class RecallRenderer:
                 patient=patient, purpose=LinkPurpose.RECALL, replaces=notice.link
             )
             RecallNotice.objects.filter(pk=notice.pk).update(link=link)
-        zone = ZoneInfo(clinic.time_zone)
         dates = ", ".join(
-            f"{timezone.localtime(d, zone):%Y-%m-%d}"
-            for d in notice.sessions.order_by("performed_at").values_list("performed_at", flat=True)
+            format_date(performed_at, language=patient.language, time_zone=clinic.time_zone)
+            for performed_at in notice.sessions.order_by("performed_at").values_list(
+                "performed_at", flat=True
+            )
         )
-        subject, text = TEXT.get(patient.language, TEXT[Language.EN])
-        fields = {
-            "clinic": clinic.name,
+        context = {
             "first_name": patient.first_name,
             "lot": lot.lot_number,
             "product": lot.product.name,
             "dates": dates,
-            "phone": clinic.phone,
         }
-        text = text.format(**fields)
-        return outbox.Rendered(
-            subject=subject.format(**fields),
-            body=text.replace("[url]", link_url(token)),
-            stored_body=text.replace("[url]", "[personal link]"),
+        return render_with_link(
+            MessageKind.RECALL,
+            context,
+            patient.language,
+            clinic=clinic,
+            url=link_url(token),
+            sms=message.channel == Channel.SMS,
         )
 
     def on_sent(self, message: OutboxMessage) -> None:

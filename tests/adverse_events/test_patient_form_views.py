@@ -324,11 +324,14 @@ def test_the_compiled_korean_catalogue_matches_the_po_file():
         parts = re.findall(r'"((?:[^"\\]|\\.)*)"', chunk)
         return "".join(p.replace('\\"', '"').replace("\\\\", "\\") for p in parts)
 
-    entries = re.findall(r'^msgid (".*?)\nmsgstr (".*?)(?=\n\n|\Z)', po, re.S | re.M)
+    entries = re.findall(
+        r'^(?:msgctxt (".*?)\n)?msgid (".*?)\nmsgstr (".*?)(?=\n\n|\Z)', po, re.S | re.M
+    )
     checked = 0
-    for raw_id, raw_str in entries:
-        msgid, msgstr = unquote(raw_id), unquote(raw_str)
+    for raw_context, raw_id, raw_str in entries:
+        context, msgid, msgstr = unquote(raw_context), unquote(raw_id), unquote(raw_str)
         if msgid and msgstr:
-            assert compiled.gettext(msgid) == msgstr, msgid
+            found = compiled.pgettext(context, msgid) if context else compiled.gettext(msgid)
+            assert found == msgstr, msgid
             checked += 1
     assert checked > 50

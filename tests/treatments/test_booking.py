@@ -381,7 +381,9 @@ def test_rescheduling_moves_the_pending_reminder_and_cancelling_cancels_it(
     )
     reminder = OutboxMessage.objects.get(idempotency_key=f"appt-reminder:{second.pk}")
     assert reminder.due_at == moved.starts_at - timedelta(hours=24)
-    assert "14:00" in reminder.body
+    # Written when it is sent: with the new time, in the clinic's zone.
+    rendered = booking.AppointmentReminderRenderer().render(reminder)
+    assert "your appointment is on Tuesday 3 March 2026 at 14:00." in rendered.body
     booking.appointment_cancel(appointment=moved)
     reminder.refresh_from_db()
     assert reminder.state == MessageState.CANCELLED

@@ -418,5 +418,6 @@ def test_the_notice_is_written_in_the_patients_language_and_names_the_lot_and_da
     session_day = joon.sessions.get().performed_at.astimezone(
         ZoneInfo(people["joon"].clinic.time_zone)
     )
-    assert f"{session_day:%Y-%m-%d}" in rendered.body
+    day = f"{session_day.year}년 {session_day.month}월 {session_day.day}일"
+    assert f"{day}에 받으신 시술" in rendered.body
     assert "Mina" not in rendered.body and "Sterility" not in rendered.body
