@@ -477,8 +477,9 @@ def add_photo(request: HttpRequest, target: ReportTarget) -> HttpResponse:
     )
     if submission is None or submission.all_fine:
         return redirect("report:start")
-    form = AddPhotoForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = AddPhotoForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
         try:
             services.submission_photo_add(
                 link=target.link,
