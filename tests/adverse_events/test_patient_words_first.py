@@ -28,6 +28,7 @@ from tests.adverse_events.patient_form_world import (
     reaction,
     session_with_link,
 )
+from tests.kit.recall_world import notice_token, recalled_lot
 
 pytestmark = pytest.mark.django_db
 
@@ -382,3 +383,13 @@ def test_every_patient_page_offers_the_emergency_number_as_a_tel_link(client, re
     assert 'href="tel:119"' in text(details)
     client.post(reverse("report:report"), details_post(str(uuid.uuid4()), "redness"))
     assert 'href="tel:119"' in text(client.get(reverse("report:thanks")))
+
+
+def test_the_recall_notice_gives_the_clinics_emergency_number(
+    client, practitioner_a, safety_lead_a
+):
+    world = recalled_lot(practitioner_a, safety_lead_a)
+    enter(client, notice_token(world.notice("joon")))  # a Korean-speaking patient of Seoul
+    html = text(client.get(reverse("report:recall")))
+    assert 'href="tel:119"' in html and "응급 신고 전화: 119" in html
+    assert "지금 바로 119에" not in html  # the number is the clinic's, not the translation's
