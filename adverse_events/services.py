@@ -5,6 +5,9 @@ once per `submission_id` (a unique column filled from a hidden form field), so a
 a back-button resubmit or two tabs give one Submission and the later ones get the first back.
 A red-flag answer raises its Alarm and queues the on-call alert in the same transaction:
 either the report, the alarm and the alert all exist, or none does.
+
+`submission_photo_add` attaches a photo to a report already sent (after its own photo was
+refused): a new row with its own time beside the patient's words, never an edit of them.
 """
 
 from __future__ import annotations
@@ -147,7 +150,7 @@ def _keep_resent_photo(
     """The same form sent again (the back button after a refused photo) with a photo that
     passes: the words are already saved, so the photo is added to them, not lost. A double tap
     that already stored its photo adds nothing."""
-    if photo is None or submission.all_fine or submission.photos.exists():
+    if photo is None or submission.all_fine or not link.is_live or submission.photos.exists():
         return
     submission_photo_add(link=link, submission=submission, photo=photo)
 

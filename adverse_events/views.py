@@ -5,6 +5,11 @@ redirects to `/r/` (so the token leaves the address bar and the history after th
 visit). Every page after that works from the session; a link that stops being live (expired,
 revoked) gets the same neutral page as an unknown one. Pages speak the patient's language
 (Patient.language) unless they chose the other one with the switch.
+
+Words first: a refused photo (the form's one optional part that can fail) never drops the
+report. It is saved without the photo, a red flag alarms as always, and the next page says why
+the photo was not kept and offers `/r/photo/` to add one to that same submission. Every page
+that tells a patient to get help shows their clinic's own numbers (`clinic_numbers`).
 """
 
 from __future__ import annotations
