@@ -195,3 +195,17 @@ class ExtrasForm(PatientForm):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+
+
+class AddPhotoForm(PatientForm):
+    """The "add a photo" step after a report was sent: one photo, checked like the form's."""
+
+    photo = forms.FileField(
+        label=_("Your photo"),
+        help_text=ExtrasForm.base_fields["photo"].help_text,
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["photo"].error_messages["required"] = _("Choose a photo to add.")

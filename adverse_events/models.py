@@ -164,7 +164,11 @@ def photo_upload_to(instance: SubmissionPhoto, filename: str) -> str:
 
 
 class SubmissionPhoto(BaseModel):
-    """A photo the patient attached: re-encoded, metadata stripped, stored privately."""
+    """A photo the patient attached: re-encoded, metadata stripped, stored privately.
+
+    Sent with the report (`added_at` empty) or added afterwards through the "add a photo" step
+    (`added_at` set), e.g. after the photo sent with the report was refused.
+    """
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="photos")
     image = models.FileField(upload_to=photo_upload_to)
@@ -172,6 +176,13 @@ class SubmissionPhoto(BaseModel):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     size_bytes = models.PositiveIntegerField()
+    added_at = models.DateTimeField(
+        "added afterwards at",
+        null=True,
+        blank=True,
+        help_text="Set when the patient added the photo after sending the report (through the "
+        "'add a photo' step): an addition beside their words, never an edit of them.",
+    )
 
     read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
     clinic_path: ClassVar[str] = "submission__clinic"

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from clinic.core.exceptions import RuleViolation
@@ -42,20 +42,48 @@ class PreparedPhoto:
         return len(self.content)
 
 
-def _refuse(message: str) -> RuleViolation:
-    return RuleViolation(message, field="photo", code="photo_refused")
+# Why a photo was refused, by reason: the reason (not the sentence) is what a page keeps, so
+# the patient reads it in the language the page is shown in, even after switching.
+REFUSALS = {
+    "too_large": _("The photo is too large: the limit is 10 MB."),
+    "empty": _("The photo file is empty. Choose the photo again."),
+    "not_a_photo": _("This file is not a photo we can read. Send a JPEG, PNG or WebP photo."),
+    "too_many_pixels": _("The photo has too many pixels. Send a smaller photo."),
+}
+
+
+class PhotoRefused(RuleViolation):
+    """A photo we cannot keep; `reason` is a key of REFUSALS."""
+
+    def __init__(self, reason: str):
+        super().__init__(str(REFUSALS[reason]), field="photo", code="photo_refused")
+        self.reason = reason
+
+
+def refusal_message(reason: str | None) -> str:
+    """The sentence for a refusal reason, in the active language ("" for an unknown one)."""
+    return str(REFUSALS[reason]) if reason in REFUSALS else ""
+
+
+def refusal_reason_of_form_error(code: str | None) -> str:
+    """The refusal reason for a Django FileField error code (e.g. "empty")."""
+    return "empty" if code == "empty" else "not_a_photo"
+
+
+def _refuse(reason: str) -> PhotoRefused:
+    return PhotoRefused(reason)
 
 
 def photo_prepare(upload: UploadedFile) -> PreparedPhoto:
-    """Check an uploaded photo and re-encode it; RuleViolation(field="photo") if refused."""
+    """Check an uploaded photo and re-encode it; PhotoRefused (a RuleViolation with
+    field="photo" and its `reason`) if refused."""
     if upload.size is not None and upload.size > MAX_BYTES:
-        raise _refuse(_("The photo is too large: the limit is 10 MB."))
+        raise _refuse("too_large")
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise _refuse(_("The photo is too large: the limit is 10 MB."))
+        raise _refuse("too_large")
     if not data:
-        raise _refuse(_("The photo file is empty. Choose the photo again."))
-    not_a_photo = _("This file is not a photo we can read. Send a JPEG, PNG or WebP photo.")
+        raise _refuse("empty")
     try:
         with warnings.catch_warnings():
             # Pillow warns (then errors) above its own cap; we apply ours first, explicitly.
@@ -64,18 +92,18 @@ def photo_prepare(upload: UploadedFile) -> PreparedPhoto:
             image_format = probe.format
             width, height = probe.size
             if image_format not in ALLOWED:
-                raise _refuse(not_a_photo)
+                raise _refuse("not_a_photo")
             if width * height > MAX_PIXELS:
-                raise _refuse(_("The photo has too many pixels. Send a smaller photo."))
+                raise _refuse("too_many_pixels")
             probe.verify()  # structure check; the object cannot be used after this
             image = Image.open(io.BytesIO(data))
             image.load()
-    except RuleViolation:
+    except PhotoRefused:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise _refuse(_("The photo has too many pixels. Send a smaller photo.")) from exc
+        raise _refuse("too_many_pixels") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise _refuse(not_a_photo) from exc
+        raise _refuse("not_a_photo") from exc
     return _reencode(image, image_format)
 
 

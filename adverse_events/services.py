@@ -5,6 +5,9 @@ once per `submission_id` (a unique column filled from a hidden form field), so a
 a back-button resubmit or two tabs give one Submission and the later ones get the first back.
 A red-flag answer raises its Alarm and queues the on-call alert in the same transaction:
 either the report, the alarm and the alert all exist, or none does.
+
+`submission_photo_add` attaches a photo to a report already sent (after its own photo was
+refused): a new row with its own time beside the patient's words, never an edit of them.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from .signals import signals_schedule_after_commit
 logger = logging.getLogger(__name__)
 
 FREE_TEXT_MAX = 5000
+# Photos one report can carry (sent with it plus added afterwards).
+MAX_PHOTOS = 5
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ def submission_record(
     """
     existing = _existing(link=link, submission_id=submission_id)
     if existing is not None:
+        _keep_resent_photo(link=link, submission=existing, photo=photo)
         return Recorded(existing, created=False)
     if not link.is_live:
         raise RuleViolation(_("This link no longer works."), field="link", code="link_dead")
@@ -126,6 +132,7 @@ def submission_record(
         existing = _existing(link=link, submission_id=submission_id)
         if existing is None:
             raise
+        _keep_resent_photo(link=link, submission=existing, photo=photo)
         return Recorded(existing, created=False)
     except BaseException:
         _forget_files(stored_name)
@@ -135,6 +142,54 @@ def submission_record(
         # Lot signals are recomputed a minute later, once for a burst of reports.
         signals_schedule_after_commit()
     return Recorded(submission, created=True)
+
+
+def _keep_resent_photo(
+    *, link: PersonalLink, submission: Submission, photo: PreparedPhoto | None
+) -> None:
+    """The same form sent again (the back button after a refused photo) with a photo that
+    passes: the words are already saved, so the photo is added to them, not lost. A double tap
+    that already stored its photo adds nothing."""
+    if photo is None or submission.all_fine or not link.is_live or submission.photos.exists():
+        return
+    submission_photo_add(link=link, submission=submission, photo=photo)
+
+
+@transaction.atomic
+def submission_photo_add(
+    *, link: PersonalLink, submission: Submission, photo: PreparedPhoto
+) -> SubmissionPhoto:
+    """Add a photo to a report the patient already sent through this link.
+
+    The photo is an addition beside the patient's words (its own row, `added_at` now), never
+    an edit of them. Refused for another link's submission, a dead link, an "all fine" answer,
+    or past MAX_PHOTOS photos on one report.
+    """
+    if not link.is_live:
+        raise RuleViolation(_("This link no longer works."), field="link", code="link_dead")
+    # Locked: two tabs adding at once cannot pass the cap together.
+    current = Submission.objects.select_for_update().filter(pk=submission.pk, link=link).first()
+    if current is None:
+        raise RuleViolation(_("This link no longer works."), field="link", code="link_dead")
+    if current.all_fine:
+        raise RuleViolation(_("A photo goes with a reaction report."), field="photo")
+    if current.photos.count() >= MAX_PHOTOS:
+        raise RuleViolation(
+            _("This report already has %(max)s photos. Call the clinic to send more.")
+            % {"max": MAX_PHOTOS},
+            field="photo",
+            code="photo_limit",
+        )
+    stored_name: list[str] = []
+    try:
+        row = _store_photo(
+            submission=current, photo=photo, stored_name=stored_name, added_at=timezone.now()
+        )
+    except BaseException:
+        _forget_files(stored_name)
+        raise
+    logger.info("photo added to submission %s", current.pk)
+    return row
 
 
 def _existing(*, link: PersonalLink, submission_id: uuid.UUID) -> Submission | None:
@@ -277,19 +332,27 @@ def _create(
     return submission
 
 
-def _store_photo(*, submission: Submission, photo: PreparedPhoto, stored_name: list[str]) -> None:
+def _store_photo(
+    *,
+    submission: Submission,
+    photo: PreparedPhoto,
+    stored_name: list[str],
+    added_at: Any = None,
+) -> SubmissionPhoto:
     row = SubmissionPhoto(
         submission=submission,
         content_type=photo.content_type,
         width=photo.width,
         height=photo.height,
         size_bytes=photo.size_bytes,
+        added_at=added_at,
     )
     # The name comes from photo_upload_to (the row's random uuid), never from the upload.
     row.image.save("photo", ContentFile(photo.content), save=False)
     stored_name.append(row.image.name)
     row.full_clean()
     row.save()
+    return row
 
 
 def _forget_files(names: list[str]) -> None:

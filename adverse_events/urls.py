@@ -16,6 +16,7 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("thanks/", views.thanks, name="thanks"),
     path("urgent/", views.urgent, name="urgent"),
+    path("photo/", views.add_photo, name="photo"),
     path("language/", views.language, name="language"),
     path("recall/", views_recall.notice, name="recall"),
     path("recall/read/", views_recall.acknowledge, name="recall_read"),

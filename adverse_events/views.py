@@ -5,6 +5,11 @@ redirects to `/r/` (so the token leaves the address bar and the history after th
 visit). Every page after that works from the session; a link that stops being live (expired,
 revoked) gets the same neutral page as an unknown one. Pages speak the patient's language
 (Patient.language) unless they chose the other one with the switch.
+
+Words first: a refused photo (the form's one optional part that can fail) never drops the
+report. It is saved without the photo, a red flag alarms as always, and the next page says why
+the photo was not kept and offers `/r/photo/` to add one to that same submission. Every page
+that tells a patient to get help shows their clinic's own numbers (`clinic_numbers`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from treatments.recalls import notice_for_link
 
 from . import selectors, services
 from .forms import (
+    AddPhotoForm,
     ChooseForm,
     ExtrasForm,
     HiddenChoiceForm,
@@ -41,12 +47,23 @@ from .forms import (
     SubmissionIdForm,
     new_submission_id,
 )
-from .photos import photo_prepare
+from .models import Submission
+from .photos import (
+    PhotoRefused,
+    photo_prepare,
+    refusal_message,
+    refusal_reason_of_form_error,
+)
 from .selectors import ReportTarget
 
 SESSION_LINK = "report_link_id"
 SESSION_LANGUAGE = "report_language"
 SESSION_LAST = "report_last_submission"
+# {"submission": uuid, "reason": key of photos.REFUSALS}: the photo sent with that submission
+# was refused, so its pages say so (in the page's language) and offer to add one.
+SESSION_PHOTO_REFUSED = "report_photo_refused"
+# The uuid of the submission a photo was just added to (the "add a photo" page says so).
+SESSION_PHOTO_ADDED = "report_photo_added"
 
 # Public pages are rate limited per client address (django-ratelimit, on the default cache).
 # Generous enough for a patient and a shared clinic Wi-Fi, tight enough to stop a flood.
@@ -127,13 +144,24 @@ def patient_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return never_cache(wrapper)
 
 
+def clinic_numbers(clinic: Any) -> dict[str, str]:
+    """The clinic's own numbers for a patient page, as shown and as tel: targets. Never a
+    number from a template or a translation: a clinic without an emergency number gets
+    "call your local emergency number" (the templates' fallback when it is blank)."""
+    return {
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone,
+        "clinic_tel": clinic.phone_tel,
+        "emergency_number": clinic.emergency_number,
+        "emergency_tel": clinic.emergency_tel if clinic.emergency_number else "",
+    }
+
+
 def _context(target: ReportTarget, **extra: Any) -> dict[str, Any]:
     return {
         "first_name": target.patient.first_name,
         "treatment_date": target.treatment_date,
-        "clinic_name": target.clinic.name,
-        "clinic_phone": target.clinic.phone,
-        "clinic_tel": "".join(c for c in target.clinic.phone if c.isdigit() or c == "+"),
+        **clinic_numbers(target.clinic),
         "languages": Language.choices,
         **extra,
     }
@@ -292,20 +320,29 @@ def _details_page(
 
     if not bound:
         return page()
-    valid = all([d.is_valid() for d in details]) & extras.is_valid()
-    if not valid:
+    details_valid = all([d.is_valid() for d in details])
+    extras_valid = extras.is_valid()
+    # Words first: the photo is the one optional part that can be refused. When it is the only
+    # thing wrong, the report is saved without it (a red flag still raises its alarm now) and
+    # the next page says why the photo was not kept and offers to add one.
+    refused: str | None = None
+    if not extras_valid and set(extras.errors) == {"photo"}:
+        refused = refusal_reason_of_form_error(extras.errors.as_data()["photo"][0].code)
+        extras_valid = True
+    if not (details_valid and extras_valid):
         return page()
     photo = None
-    upload = extras.cleaned_data.get("photo")
+    upload = extras.cleaned_data.get("photo") if refused is None else None
     if upload:
         try:
             photo = photo_prepare(upload)
-        except ClinicError as error:
-            extras.add_error("photo", error.message)
-            return page()
+        except PhotoRefused as error:
+            refused = error.reason
 
     def show_error(error: ClinicError) -> HttpResponse:
         _attach_error(error, details, extras)
+        if refused and not extras.has_error("photo"):
+            extras.add_error("photo", refusal_message(refused))
         return page()
 
     return _record(
@@ -317,6 +354,7 @@ def _details_page(
         free_text=extras.cleaned_data.get("free_text", ""),
         photo=photo,
         on_error=show_error,
+        photo_refused=refused,
     )
 
 
@@ -327,6 +365,7 @@ def _record(
     submission_id: uuid.UUID,
     all_fine: bool,
     on_error: Callable[[ClinicError], HttpResponse],
+    photo_refused: str | None = None,
     **answers: Any,
 ) -> HttpResponse:
     try:
@@ -343,6 +382,14 @@ def _record(
         return on_error(error)
     submission = recorded.submission
     request.session[SESSION_LAST] = str(submission.uuid)
+    request.session.pop(SESSION_PHOTO_ADDED, None)
+    if photo_refused and not submission.photos.exists():
+        request.session[SESSION_PHOTO_REFUSED] = {
+            "submission": str(submission.uuid),
+            "reason": photo_refused,
+        }
+    else:
+        request.session.pop(SESSION_PHOTO_REFUSED, None)
     # Redirect after POST: a reload or the back button never posts again.
     return redirect("report:urgent" if submission.red_flag else "report:thanks")
 
@@ -377,6 +424,15 @@ def _summary(details: list[ReactionDetailForm], extras: ExtrasForm) -> list[tupl
     return found
 
 
+def _photo_note(request: HttpRequest, submission: Submission) -> dict[str, Any]:
+    """What the confirmation pages say about a refused photo of this submission (if any)."""
+    refused = request.session.get(SESSION_PHOTO_REFUSED) or {}
+    if refused.get("submission") != str(submission.uuid):
+        return {"photo_refused": ""}
+    message = refusal_message(refused.get("reason")) or refusal_message("not_a_photo")
+    return {"photo_refused": message}
+
+
 @require_GET
 @rate_limited("page")
 @patient_page
@@ -389,7 +445,12 @@ def thanks(request: HttpRequest, target: ReportTarget) -> HttpResponse:
     return render(
         request,
         "adverse_events/patient_thanks.html",
-        _context(target, submission=submission, language=translation.get_language()),
+        _context(
+            target,
+            submission=submission,
+            language=translation.get_language(),
+            **_photo_note(request, submission),
+        ),
     )
 
 
@@ -402,7 +463,58 @@ def urgent(request: HttpRequest, target: ReportTarget) -> HttpResponse:
     )
     if submission is None or not submission.red_flag:
         return redirect("report:thanks" if submission else "report:start")
-    return render(request, "adverse_events/patient_urgent.html", _context(target))
+    return render(
+        request,
+        "adverse_events/patient_urgent.html",
+        _context(target, submission=submission, **_photo_note(request, submission)),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("post")
+@rate_limited("page")
+@patient_page
+def add_photo(request: HttpRequest, target: ReportTarget) -> HttpResponse:
+    """Add a photo to the report just sent through this link (SESSION_LAST, checked against
+    the link): an addition with its own time, never an edit of what the patient wrote."""
+    submission = selectors.submission_for_link(
+        link=target.link, submission_uuid=request.session.get(SESSION_LAST)
+    )
+    if submission is None or submission.all_fine:
+        return redirect("report:start")
+    posted = request.method == "POST"
+    form = AddPhotoForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
+        try:
+            services.submission_photo_add(
+                link=target.link,
+                submission=submission,
+                photo=photo_prepare(form.cleaned_data["photo"]),
+            )
+        except ClinicError as error:
+            if error.field == "link":
+                return _neutral(request)
+            form.add_error("photo", error.message)
+        else:
+            request.session.pop(SESSION_PHOTO_REFUSED, None)
+            request.session[SESSION_PHOTO_ADDED] = str(submission.uuid)
+            # Redirect after POST: a reload never adds the photo twice.
+            return redirect("report:photo")
+    added = request.session.get(SESSION_PHOTO_ADDED) == str(submission.uuid)
+    errors = [(form.first_error_anchor("photo"), e) for e in form.errors.get("photo", [])]
+    return render(
+        request,
+        "adverse_events/patient_add_photo.html",
+        _context(
+            target,
+            submission=submission,
+            form=form,
+            errors=errors,
+            added=added and request.method == "GET",
+            back=reverse("report:urgent" if submission.red_flag else "report:thanks"),
+            **_photo_note(request, submission),
+        ),
+    )
 
 
 @require_POST

@@ -21,7 +21,7 @@ from patients.models import Language, PersonalLink
 from treatments.models import RecallNotice
 from treatments.recalls import notice_for_link, recall_notice_acknowledge
 
-from .views import SESSION_LANGUAGE, SESSION_LINK, _neutral, rate_limited
+from .views import SESSION_LANGUAGE, SESSION_LINK, _neutral, clinic_numbers, rate_limited
 
 
 def notice_for_link_id(link_id: int | None) -> RecallNotice | None:
@@ -68,9 +68,7 @@ def _context(notice: RecallNotice) -> dict[str, Any]:
             if notice.acknowledged_at
             else None
         ),
-        "clinic_name": clinic.name,
-        "clinic_phone": clinic.phone,
-        "clinic_tel": "".join(c for c in clinic.phone if c.isdigit() or c == "+"),
+        **clinic_numbers(clinic),
         "languages": Language.choices,
     }
 
