@@ -2,10 +2,27 @@
 
 import django.db.models.functions.text
 from django.db import migrations, models
+from django.utils import timezone
 
 from patients.normalise import name_key, phone_e164_or_none, phone_key
 
 BATCH = 500
+REASON = "Phone in E.164, duplicate keys renewed"  # history_change_reason holds 100
+
+
+def _save(Patient, HistoricalPatient, changed, now):
+    Patient.objects.bulk_update(changed, ["phone", "name_key", "phone_key"])
+    # The record's history says what changed and why (the migration models have no audit).
+    attnames = [f.attname for f in Patient._meta.concrete_fields]
+    HistoricalPatient.objects.bulk_create(
+        HistoricalPatient(
+            **{name: getattr(p, name) for name in attnames},
+            history_date=now,
+            history_type="~",
+            history_change_reason=REASON,
+        )
+        for p in changed
+    )
 
 
 def normalise_patients(apps, schema_editor):
@@ -13,11 +30,9 @@ def normalise_patients(apps, schema_editor):
     clinic's country when written without a country code), and the duplicate keys recomputed
     with the new rules. A number that is not valid is left as it was typed."""
     Patient = apps.get_model("patients", "Patient")
-    rows = (
-        Patient.objects.select_related("clinic")
-        .only("pk", "first_name", "last_name", "phone", "name_key", "phone_key", "clinic__country")
-        .order_by("pk")
-    )
+    HistoricalPatient = apps.get_model("patients", "HistoricalPatient")
+    now = timezone.now()
+    rows = Patient.objects.select_related("clinic").order_by("pk")
     changed = []
     for patient in rows.iterator(chunk_size=BATCH):
         before = (patient.phone, patient.name_key, patient.phone_key)
@@ -29,10 +44,10 @@ def normalise_patients(apps, schema_editor):
         if (patient.phone, patient.name_key, patient.phone_key) != before:
             changed.append(patient)
         if len(changed) >= BATCH:
-            Patient.objects.bulk_update(changed, ["phone", "name_key", "phone_key"])
+            _save(Patient, HistoricalPatient, changed, now)
             changed = []
     if changed:
-        Patient.objects.bulk_update(changed, ["phone", "name_key", "phone_key"])
+        _save(Patient, HistoricalPatient, changed, now)
 
 
 class Migration(migrations.Migration):
