@@ -757,7 +757,8 @@ class Seeder:
             else:
                 first, last, fitz = rng.choice(SEOUL_EXPATS)
                 fr, lr = first.lower(), last.lower()
-            phone = f"+82 10 {rng.randint(2000, 9999)} {rng.randint(1000, 9999)}"
+            # Stored in E.164, as patients.services stores what staff type.
+            phone = f"+8210{rng.randint(2000, 5899)}{rng.randint(1000, 9999)}"
             domains = ["example.kr", "example.com"]
             sms_share = 0.7
         else:
@@ -768,7 +769,7 @@ class Seeder:
             fr, lr = first.lower(), last.lower()
             if last in {"Kim", "Park"} and rng.random() < 0.4:
                 language = Language.KO
-            phone = f"+1 {rng.choice([212, 646, 917, 718, 347])} 555 {rng.randint(100, 199):04d}"
+            phone = f"+1{rng.choice([212, 646, 917, 718, 347])}555{rng.randint(100, 199):04d}"
             domains = ["example.com", "example.net", "example.org"]
             sms_share = 0.35
         # Every Fitzpatrick type appears at every clinic.
@@ -787,7 +788,7 @@ class Seeder:
         registered = self.now - timedelta(days=rng.randint(HISTORY_DAYS, HISTORY_DAYS + 400))
         consent = rng.random() > 0.1 and i != 6  # always one patient who declined messages
         if i in (12, 13):  # always one STOP by SMS and one bounced address
-            consent, phone, email = True, phone or "+1 212 555 0199", email or f"p{i}@example.com"
+            consent, phone, email = True, phone or "+12125550199", email or f"p{i}@example.com"
         age = rng.randint(22, 68)
         dob = ctx.today - timedelta(days=age * 365 + rng.randint(0, 364))
         allergic = rng.random() < 0.15

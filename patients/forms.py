@@ -12,6 +12,7 @@ from clinic.core.forms import AccessibleErrorsMixin
 from clinic.core.models import Clinic
 
 from .models import Channel, Fitzpatrick, Language
+from .normalise import InvalidPhone, phone_e164
 
 
 def attach_error(form: forms.Form, exc: ClinicError) -> None:
@@ -46,7 +47,8 @@ class PatientRegistrationForm(AccessibleErrorsMixin, forms.Form):
         max_length=32,
         required=False,
         widget=forms.TextInput(attrs={"type": "tel"}),
-        help_text="International format, e.g. +82 10 1234 5678.",
+        help_text="A number of the clinic's country (e.g. 010-1234-5678 in Korea), or + and "
+        "the country code (e.g. +1 212 555 0123).",
     )
     preferred_channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.EMAIL)
     consent_to_contact = forms.BooleanField(
@@ -80,6 +82,12 @@ class PatientRegistrationForm(AccessibleErrorsMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        clinic, phone = data.get("clinic"), data.get("phone")
+        if clinic and phone and "phone" not in self.errors:
+            try:
+                data["phone"] = phone_e164(phone, region=clinic.country)
+            except InvalidPhone as exc:
+                self.add_error("phone", str(exc))
         channel = data.get("preferred_channel")
         if channel == Channel.EMAIL and not data.get("email") and "email" not in self.errors:
             self.add_error("email", "Email is the preferred channel: give an email address.")

@@ -8,8 +8,6 @@ outbox row carries ids in `context`, and the app that queued it renders it at de
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from datetime import date
 from typing import ClassVar
 
@@ -17,11 +15,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from clinic.core.audit import AuditedQuerySet
 from clinic.core.models import BaseModel, Clinic, Language, choices_check
+
+# The duplicate-detection keys, importable from here as before.
+from .normalise import name_key as name_key
+from .normalise import phone_key as phone_key
 
 
 class Channel(models.TextChoices):
@@ -36,17 +39,6 @@ class Fitzpatrick(models.IntegerChoices):
     IV = 4, "IV — burns minimally, always tans"
     V = 5, "V — very rarely burns, tans very easily"
     VI = 6, "VI — never burns"
-
-
-def name_key(first_name: str, last_name: str) -> str:
-    """Case-, accent- and spacing-insensitive key for spotting likely duplicate patients."""
-    text = unicodedata.normalize("NFKD", f"{first_name}{last_name}")
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return re.sub(r"[\s\-'.]", "", text).casefold()
-
-
-def phone_key(phone: str) -> str:
-    return re.sub(r"\D", "", phone or "")
 
 
 class PatientQuerySet(AuditedQuerySet):
@@ -70,7 +62,8 @@ class Patient(BaseModel):
         "mobile phone",
         max_length=32,
         blank=True,
-        help_text="International format, e.g. +82 10 1234 5678.",
+        help_text="Stored in E.164 (+821012345678). Entered in the clinic's national form "
+        "(010-1234-5678) or with + and the country code; checked before it is saved.",
     )
     preferred_channel = models.CharField(
         max_length=8, choices=Channel.choices, default=Channel.EMAIL
@@ -98,7 +91,8 @@ class Patient(BaseModel):
     pregnant_or_breastfeeding = models.BooleanField(default=False)
     screening_notes = models.TextField(blank=True)
 
-    # Derived keys for duplicate detection; kept in sync by save().
+    # Derived keys for duplicate detection (patients/normalise.py); kept in sync by save():
+    # the name folded and order-free, the phone's E.164 digits.
     name_key = models.CharField(max_length=200, editable=False, db_index=True)
     phone_key = models.CharField(max_length=32, editable=False, db_index=True)
 
@@ -117,6 +111,8 @@ class Patient(BaseModel):
             models.Index(
                 fields=["clinic", "name_key", "date_of_birth"], name="patient_dupe_lookup"
             ),
+            # The duplicate check's email branch (email__iexact compares UPPER(email)).
+            models.Index(Upper("email"), name="patient_email_upper"),
         ]
         constraints = [
             choices_check("preferred_channel", Channel, "patient_channel_valid"),

@@ -12,6 +12,7 @@ from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
 from clinic.core.models import CLINICAL_ROLES, Clinic
 
 from .models import CallState, CallTask, Channel, Patient, PatientAccess
+from .normalise import InvalidPhone, phone_e164
 from .selectors import patient_likely_duplicates
 
 
@@ -22,6 +23,15 @@ class DuplicateSuspected(Conflict):
     def __init__(self, message: str, *, matches: list[Patient]):
         super().__init__(message, code="possible_duplicate")
         self.matches = matches
+
+
+def _phone_e164(phone: str, *, clinic: Clinic) -> str:
+    """A phone number entered for a patient of `clinic`, in E.164 (national numbers read in
+    the clinic's country), or a refusal on the phone field."""
+    try:
+        return phone_e164(phone, region=clinic.country)
+    except InvalidPhone as exc:
+        raise RuleViolation(str(exc), field="phone", code="invalid_phone") from None
 
 
 @transaction.atomic
@@ -41,8 +51,10 @@ def patient_register(
 ) -> Patient:
     """Register a patient of `clinic`.
 
+    The phone number is stored in E.164 (an invalid one is refused on the phone field).
     Refuses with DuplicateSuspected when a likely duplicate exists (same name and birth date,
-    same phone or same email), unless the user looked and chose `create_anyway`.
+    same phone or same email, compared on normalised data: see `patient_likely_duplicates`),
+    unless the user looked and chose `create_anyway`.
     """
     patient = Patient(
         clinic=clinic,
@@ -50,7 +62,7 @@ def patient_register(
         last_name=last_name.strip(),
         date_of_birth=date_of_birth,
         email=email.strip(),
-        phone=phone.strip(),
+        phone=_phone_e164(phone, clinic=clinic),
         preferred_channel=preferred_channel,
         consent_to_contact=consent_to_contact,
         language=language,
@@ -114,7 +126,8 @@ def patient_update(*, patient: Patient, user: Any, changes: dict[str, Any]) -> P
     Only the fields in `changes` change; the previous version stays in the record's history
     (django-simple-history, with `user`). Screening facts need a clinical role at the
     patient's clinic. Withdrawing consent clears when it was recorded; giving it again
-    records the new time. Refuses an edit of a record entered in error.
+    records the new time. A phone number given is stored in E.164 (an invalid one is
+    refused on the phone field). Refuses an edit of a record entered in error.
     """
     unknown = set(changes) - CONTACT_FIELDS - SCREENING_FIELDS
     if unknown:
@@ -123,12 +136,16 @@ def patient_update(*, patient: Patient, user: Any, changes: dict[str, Any]) -> P
     clinical = set(changes) & SCREENING_FIELDS
     if clinical and not (user.roles_at(patient.clinic) & CLINICAL_ROLES):
         raise NotAllowed("Only clinicians may change screening facts.", field=sorted(clinical)[0])
-    patient = Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
+    patient = (
+        Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
+    )
     if patient.entered_in_error:
         raise RuleViolation("This record was entered in error; it cannot be edited.")
     for name, value in changes.items():
         if name in _STRIPPED and isinstance(value, str):
             value = value.strip()
+        if name == "phone":
+            value = _phone_e164(value or "", clinic=patient.clinic)
         setattr(patient, name, value)
     if "consent_to_contact" in changes and not patient.consent_to_contact:
         patient.consent_recorded_at = None

@@ -30,7 +30,7 @@ def test_the_front_desk_corrects_contact_details_and_the_old_ones_stay_in_histor
     assert response.json()["screening"] is None  # still no clinical fields for the front desk
     patient.refresh_from_db()
     assert (patient.phone, patient.preferred_channel, patient.language) == (
-        "+82 10 5555 0000",
+        "+821055550000",  # stored in E.164
         "sms",
         "ko",
     )

@@ -13,6 +13,6 @@ def test_bulk_created_patients_get_the_same_keys_as_saved_ones(clinic_a):
         clinic=clinic_a, first_name="jiwoo", last_name=" PARK", phone="+821012345678"
     )
     bulk.refresh_from_db()
-    assert bulk.name_key == saved.name_key == "jiwoopark"
+    assert bulk.name_key == saved.name_key == "parkjiwoo"
     assert bulk.phone_key == saved.phone_key == "821012345678"
     assert bulk.consent_recorded_at is not None

@@ -64,7 +64,7 @@ def test_the_same_phone_or_email_counts_as_a_likely_duplicate(front_desk_client,
     assert "already registered" in response.content.decode()
     PatientFactory(clinic=clinic_a, phone="", email="MINJI@example.com")
     response = front_desk_client.post(
-        reverse(REGISTER), _form(clinic_a, first_name="Other", phone="+1 555 0000")
+        reverse(REGISTER), _form(clinic_a, first_name="Other", phone="+1 212 555 0123")
     )
     assert "already registered" in response.content.decode()
     assert Patient.objects.count() == 2
