@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinic.core.access import scoped, staff_required
@@ -120,6 +121,11 @@ def lot_new(request: HttpRequest, uuid: Any) -> HttpResponse:
         except (ClinicError, ValidationError) as error:
             _show(form, error)
         else:
+            if lot.already_submitted:
+                messages.info(
+                    request, _("This form was already submitted; here is the lot it received.")
+                )
+                return redirect("treatments:lot", uuid=lot.uuid)
             messages.success(request, f"Lot {lot.lot_number} received and released for use.")
             return redirect("treatments:lot", uuid=lot.uuid)
     return render(request, "treatments/lot_receive.html", {"product": product, "form": form})
