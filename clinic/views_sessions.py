@@ -100,7 +100,8 @@ def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpRespons
     existing = TreatmentSession.objects.filter(appointment=appointment).first()
     if existing is not None:
         token = posted_token(request.POST) if request.method == "POST" else None
-        if token and form_token_record(token=token, model=TreatmentSession) == existing:
+        made = form_token_record(token=token, model=TreatmentSession, clinic=appointment.clinic)
+        if made == existing:
             messages.info(request, SESSION_ALREADY_SUBMITTED)
         else:
             messages.info(request, "A session is already logged for this appointment.")

@@ -33,7 +33,6 @@ import uuid
 from typing import Any, TypeVar
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import IntegrityError, connection, models, transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -95,11 +94,17 @@ def form_token_bind(*, token: uuid.UUID | None, record: models.Model) -> None:
         FormToken.objects.filter(token=token).update(record_id=record.pk)
 
 
-def form_token_record(*, token: uuid.UUID | None, model: type[M]) -> M | None:
-    """The `model` record this token made, if it made one (for pages that check early)."""
+def form_token_record(
+    *, token: uuid.UUID | None, model: type[M], clinic: Clinic | None
+) -> M | None:
+    """The `model` record this token made (at `clinic`; None: any), if any: for a page whose
+    form would refuse the repeat before its service sees the token (a lot number taken)."""
     if token is None:
         return None
-    used = FormToken.objects.filter(token=token, record_type=_record_type(model)).first()
+    used = FormToken.objects.filter(token=token, record_type=_record_type(model))
+    if clinic is not None:
+        used = used.filter(clinic=clinic)
+    used = used.first()
     if used is None or used.record_id is None:
         return None
     return model._default_manager.filter(pk=used.record_id).first()
@@ -121,13 +126,9 @@ class FormTokenMixin(forms.Form):
         },
     )
 
-    def full_clean(self) -> None:
-        super().full_clean()
+    def add_error(self, field: str | None, error: Any) -> None:
         # A hidden field's error would be invisible next to it: show it above the form.
-        errors = getattr(self, "_errors", None)
-        if errors and FIELD in errors:
-            errors.setdefault(NON_FIELD_ERRORS, self.error_class(error_class="nonfield"))
-            errors[NON_FIELD_ERRORS].extend(errors.pop(FIELD))
+        super().add_error(None if field == FIELD else field, error)
 
     def token(self) -> uuid.UUID | None:
         return self.cleaned_data.get(FIELD)
