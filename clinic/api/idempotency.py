@@ -21,6 +21,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from clinic.core.models import FormToken
+
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -56,6 +58,10 @@ def _request_hash(request: Any) -> str:
     return digest.hexdigest()
 
 
+def _key_token(user: Any, path: str, key: str) -> uuid.UUID:
+    return uuid.uuid5(FORM_TOKEN_NAMESPACE, f"{user.pk}\n{path}\n{key}")
+
+
 class IdempotentCreateMixin:
     """Mix into an APIView/viewset: POSTs honour the Idempotency-Key header."""
 
@@ -76,9 +82,13 @@ class IdempotentCreateMixin:
         if key is None or not request.user.is_authenticated:
             return
         request_hash = _request_hash(request)
-        IdempotencyRecord.objects.filter(
-            user=request.user, key=key, created_at__lt=timezone.now() - TTL
+        expired = timezone.now() - TTL
+        forgotten, _rows = IdempotencyRecord.objects.filter(
+            user=request.user, key=key, created_at__lt=expired
         ).delete()
+        # The key is forgotten whole after 24 hours: its form token too.
+        tokens = FormToken.objects.filter(token=_key_token(request.user, request.path, key))
+        (tokens if forgotten else tokens.filter(created_at__lt=expired)).delete()
         record = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
         if record is not None:
             if record.request_hash != request_hash:
@@ -92,10 +102,8 @@ class IdempotentCreateMixin:
         pending = getattr(self, "_idem", None)
         if not pending:
             return None
-        key, _request_hash = pending
-        user = self.request.user  # type: ignore[attr-defined]
-        path = self.request.path  # type: ignore[attr-defined]
-        return uuid.uuid5(FORM_TOKEN_NAMESPACE, f"{user.pk}\n{path}\n{key}")
+        request = self.request  # type: ignore[attr-defined]
+        return _key_token(request.user, request.path, pending[0])
 
     def created_response(self, data: Any, record: Any) -> Response:
         """201 with the new record; a record the key had already made comes back marked."""

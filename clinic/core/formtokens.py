@@ -101,10 +101,10 @@ def form_token_record(
     form would refuse the repeat before its service sees the token (a lot number taken)."""
     if token is None:
         return None
-    used = FormToken.objects.filter(token=token, record_type=_record_type(model))
+    tokens = FormToken.objects.filter(token=token, record_type=_record_type(model))
     if clinic is not None:
-        used = used.filter(clinic=clinic)
-    used = used.first()
+        tokens = tokens.filter(clinic=clinic)
+    used = tokens.first()
     if used is None or used.record_id is None:
         return None
     return model._default_manager.filter(pk=used.record_id).first()

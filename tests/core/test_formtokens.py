@@ -320,6 +320,15 @@ def test_the_log_form_of_an_appointment_posted_twice_lands_on_its_session(world:
     assert NOTE in second.content.decode()
 
 
+def test_the_note_is_in_korean_for_a_korean_browser(world: World) -> None:
+    client = world.clients["practitioner"]
+    url = reverse("clinical:session_new", kwargs={"uuid": world.patient.uuid})
+    data = session_form(world.lot) | {"form_token": token_of(client.get(url))}
+    client.post(url, data, HTTP_ACCEPT_LANGUAGE="ko")
+    again = client.post(url, data, HTTP_ACCEPT_LANGUAGE="ko", follow=True)
+    assert "이미 제출된 양식입니다. 이 양식으로 기록된 시술 내역입니다." in again.content.decode()
+
+
 # --- the services (SQLite and PostgreSQL) ------------------------------------------------------
 
 
