@@ -12,6 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
+from clinic.core.formtokens import FormTokenMixin
 from treatments.models import DeliveryMethod, LaserType, ProductLot, TreatedArea
 
 from .selectors import lots_matching_number
@@ -119,7 +120,7 @@ class SettingsMixin(forms.Form):
             cleaned.update(laser_device="", laser_type="", fluence_j_cm2=None, passes=None)
 
 
-class SessionLogForm(SettingsMixin, ClinicalForm):
+class SessionLogForm(FormTokenMixin, SettingsMixin, ClinicalForm):
     delivery_method = forms.ChoiceField(
         label="Delivery method", choices=[("", "Choose…"), *DeliveryMethod.choices]
     )
@@ -245,7 +246,7 @@ class SignForm(ClinicalForm):
     )
 
 
-class AddendumForm(ClinicalForm):
+class AddendumForm(FormTokenMixin, ClinicalForm):
     text = forms.CharField(
         label="Addendum", max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
     )

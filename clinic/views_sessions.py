@@ -14,10 +14,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from clinic.core.access import scoped, staff_required
 from clinic.core.exceptions import ClinicError
+from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import CLINICAL_ROLES
 from clinic.core.otp import qr_svg
 from clinic.workflows import screening_evaluate, session_log
@@ -48,6 +51,11 @@ from .selectors import (
 )
 
 clinical = staff_required(roles=CLINICAL_ROLES)
+
+
+SESSION_ALREADY_SUBMITTED = gettext_lazy(
+    "This form was already submitted; here is the session it created."
+)
 
 
 def _patient(request: HttpRequest, uuid: Any) -> Patient:
@@ -91,7 +99,12 @@ def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpRespons
     appointment = get_object_or_404(appointments, uuid=uuid)
     existing = TreatmentSession.objects.filter(appointment=appointment).first()
     if existing is not None:
-        messages.info(request, "A session is already logged for this appointment.")
+        token = posted_token(request.POST) if request.method == "POST" else None
+        made = form_token_record(token=token, model=TreatmentSession, clinic=appointment.clinic)
+        if made == existing:
+            messages.info(request, SESSION_ALREADY_SUBMITTED)
+        else:
+            messages.info(request, "A session is already logged for this appointment.")
         return redirect("clinical:session", uuid=existing.uuid)
     return _log(request, appointment.patient, appointment=appointment)
 
@@ -105,11 +118,15 @@ def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | N
                 practitioner=request.user,
                 patient=patient,
                 appointment=appointment,
+                form_token=form.token(),
                 **form.workflow_kwargs(),
             )
         except (ClinicError, ValidationError) as error:
             show_error(form, error)
         else:
+            if session.already_submitted:
+                messages.info(request, SESSION_ALREADY_SUBMITTED)
+                return redirect("clinical:session", uuid=session.uuid)
             messages.success(request, "Session saved. Print the aftercare sheet for the patient.")
             return redirect("clinical:aftercare", uuid=session.uuid)
     method = form.data.get("delivery_method", "") if form.is_bound else ""
@@ -207,13 +224,21 @@ def session_addendum(request: HttpRequest, uuid: Any) -> HttpResponse:
     form = AddendumForm(request.POST)
     if form.is_valid():
         try:
-            session_add_addendum(
-                session=session, author=request.user, text=form.cleaned_data["text"]
+            addendum = session_add_addendum(
+                session=session,
+                author=request.user,
+                text=form.cleaned_data["text"],
+                form_token=form.token(),
             )
         except (ClinicError, ValidationError) as error:
             show_error(form, error)
         else:
-            messages.success(request, "Addendum added.")
+            if addendum.already_submitted:
+                messages.info(
+                    request, _("This form was already submitted; here is the addendum it added.")
+                )
+            else:
+                messages.success(request, "Addendum added.")
             return redirect("clinical:session", uuid=session.uuid)
     return _session_page(request, session, addendum_form=form)
 

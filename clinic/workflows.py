@@ -4,6 +4,7 @@ copy, so every path gets the same screening, lot rules and follow-up.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from adverse_events.models import Alarm, Outcome, ReactionReport
 from clinic.core.exceptions import NotAllowed, RuleViolation
+from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import Membership, Role
 from patients import outbox
 from patients.links import link_issue
@@ -145,9 +147,14 @@ def session_log(
     notes: str = "",
     appointment: Appointment | None = None,
     performed_at: datetime | None = None,
+    form_token: uuid.UUID | None = None,
 ) -> TreatmentSession:
     """Log a treatment session: screening, lot rules and stock, the session with its personal
-    report link, its check-ins and its aftercare message, all in one transaction."""
+    report link, its check-ins and its aftercare message, all in one transaction.
+
+    Once per `form_token`: a second call with the same token takes no stock and sends
+    nothing; it returns the first session, marked `already_submitted`.
+    """
     clinic = patient.clinic
     if (
         not Membership.objects.active()
@@ -159,6 +166,10 @@ def session_log(
         raise RuleViolation("This lot belongs to another clinic.", field="lot")
     if appointment is not None and appointment.patient_id != patient.pk:
         raise RuleViolation("The appointment is for another patient.", field="appointment")
+    # Before screening and stock: a repeat of this form must not take the lot's last vial.
+    earlier = form_token_claim(token=form_token, model=TreatmentSession, clinic=clinic)
+    if earlier is not None:
+        return earlier
 
     answers = {k: bool(v) for k, v in (screening_answers or {}).items()}
     screening = screening_evaluate(
@@ -210,6 +221,7 @@ def session_log(
     )
     session.full_clean(exclude=["appointment"] if appointment is None else None)
     session.save()
+    form_token_bind(token=form_token, record=session)
 
     checkins_plan(session=session)
     if appointment is not None:
@@ -239,10 +251,15 @@ def safety_hold_needed(patient: Patient) -> bool:
 
 
 def series_book_with_safety_hold(
-    *, patient: Patient, practitioner, template, starts: list[datetime]
+    *,
+    patient: Patient,
+    practitioner,
+    template,
+    starts: list[datetime],
+    form_token: uuid.UUID | None = None,
 ):
     """Book a whole series (all or nothing); its first session is put on safety hold when
-    the patient has an unresolved reaction or red flag."""
+    the patient has an unresolved reaction or red flag. Once per `form_token`."""
     from treatments import booking
 
     return booking.series_book(
@@ -251,6 +268,7 @@ def series_book_with_safety_hold(
         template=template,
         starts=starts,
         safety_hold=safety_hold_needed(patient),
+        form_token=form_token,
     )
 
 

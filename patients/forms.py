@@ -9,6 +9,7 @@ from django import forms
 
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
+from clinic.core.formtokens import FormTokenMixin
 from clinic.core.models import Clinic
 
 from .models import Channel, Fitzpatrick, Language
@@ -32,7 +33,7 @@ class DateInput(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
-class PatientRegistrationForm(AccessibleErrorsMixin, forms.Form):
+class PatientRegistrationForm(FormTokenMixin, AccessibleErrorsMixin, forms.Form):
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
     first_name = forms.CharField(
         max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
+from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import CLINICAL_ROLES, Clinic
 
 from .models import CallState, CallTask, Channel, Patient, PatientAccess
@@ -48,14 +50,19 @@ def patient_register(
     language: str,
     fitzpatrick_type: int | None = None,
     create_anyway: bool = False,
+    form_token: uuid.UUID | None = None,
 ) -> Patient:
     """Register a patient of `clinic`.
 
     The phone number is stored in E.164 (an invalid one is refused on the phone field).
     Refuses with DuplicateSuspected when a likely duplicate exists (same name and birth date,
     same phone or same email, compared on normalised data: see `patient_likely_duplicates`),
-    unless the user looked and chose `create_anyway`.
+    unless the user looked and chose `create_anyway`. Once per `form_token`: a repeat returns
+    the first patient (marked `already_submitted`) instead of finding it as its own duplicate.
     """
+    earlier = form_token_claim(token=form_token, model=Patient, clinic=clinic)
+    if earlier is not None:
+        return earlier
     patient = Patient(
         clinic=clinic,
         first_name=first_name.strip(),
@@ -87,6 +94,7 @@ def patient_register(
                 matches=matches,
             )
     patient.save()
+    form_token_bind(token=form_token, record=patient)
     return patient
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinic.core.access import staff_required
@@ -32,7 +33,13 @@ def register(request: HttpRequest) -> HttpResponse:
         except ClinicError as exc:
             attach_error(form, exc)
         else:
-            messages.success(request, f"{patient} is registered.")
+            if patient.already_submitted:
+                messages.info(
+                    request,
+                    _("This form was already submitted; here is the patient it registered."),
+                )
+            else:
+                messages.success(request, f"{patient} is registered.")
             return redirect("patients:detail", uuid=patient.uuid)
     return render(request, "patients/register.html", {"form": form, "matches": matches})
 

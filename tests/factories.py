@@ -15,6 +15,7 @@ from clinic.core.models import (
     CheckInPlanStep,
     Clinic,
     ClinicClosure,
+    FormToken,
     Heartbeat,
     Membership,
     Role,
@@ -109,6 +110,15 @@ class CheckInPlanStepFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"s{n}")
     label = factory.LazyAttribute(lambda s: f"Step {s.code}")
     offset = timedelta(days=1)
+
+
+class FormTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FormToken
+
+    token = factory.Faker("uuid4", cast_to=None)
+    record_type = "patients.patient"
+    clinic = factory.SubFactory(ClinicFactory)
 
 
 class HeartbeatFactory(factory.django.DjangoModelFactory):

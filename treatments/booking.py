@@ -17,6 +17,7 @@ floor above, so it lives in `clinic.workflows`; this module only stores the flag
 from __future__ import annotations
 
 import calendar
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
+from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import Clinic, ClinicClosure, Membership, Role
 from patients import outbox
 from patients.messages import format_datetime, render_message
@@ -359,13 +361,20 @@ def series_book(
     template: SeriesTemplate,
     starts: Sequence[datetime],
     safety_hold: bool = False,
+    form_token: uuid.UUID | None = None,
 ) -> TreatmentSeries:
     """Book every session of a series at once, or nothing.
 
     `safety_hold` flags the first session for a practitioner's clearance; use
     `clinic.workflows.series_book_with_safety_hold`, which decides it, rather than this.
+    Once per `form_token`: a repeat books nothing and returns the first series, marked
+    `already_submitted`.
     """
     clinic = patient.clinic
+    # First: a repeat of the form must land on its series, not clash with its own slots.
+    earlier = form_token_claim(token=form_token, model=TreatmentSeries, clinic=clinic)
+    if earlier is not None:
+        return earlier
     if template.clinic_id != clinic.pk or not template.active:
         raise RuleViolation(
             "Choose one of this clinic's active series templates.", field="template"
@@ -418,6 +427,7 @@ def series_book(
                 appointments.append(appointment)
     except IntegrityError as exc:
         raise _refuse_overlap(exc) from exc
+    form_token_bind(token=form_token, record=series)
     for appointment in appointments:
         appointment_reminder_sync(appointment=appointment)
     series_maintenance_sync(series=series)

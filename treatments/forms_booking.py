@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 
 from clinic.core.forms import AccessibleErrorsMixin
+from clinic.core.formtokens import FormTokenMixin
 from clinic.core.models import Clinic
 from patients.forms import DateInput
 
@@ -70,7 +71,7 @@ class SeriesTemplateForm(AccessibleErrorsMixin, forms.ModelForm):
             self.fields["clinic"].disabled = True
 
 
-class BookingForm(AccessibleErrorsMixin, forms.Form):
+class BookingForm(FormTokenMixin, AccessibleErrorsMixin, forms.Form):
     """Step one: template, practitioner, first date and time (clinic local time)."""
 
     template = forms.ModelChoiceField(

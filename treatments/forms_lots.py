@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from clinic.core.forms import AccessibleErrorsMixin
+from clinic.core.formtokens import FormTokenMixin
 from clinic.core.models import Clinic
 
 from .models import Product, ProductForm, ProductLot, Storage
@@ -89,7 +90,7 @@ class LotFieldsForm(LotFormBase):
         return cleaned
 
 
-class LotReceiveForm(LotFieldsForm):
+class LotReceiveForm(FormTokenMixin, LotFieldsForm):
     quantity = forms.IntegerField(
         label="Quantity received", min_value=1, max_value=100000, help_text="In units of use."
     )

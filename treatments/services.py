@@ -6,6 +6,7 @@ workflow lives on the top floor (`clinic/workflows.py`) and calls the pieces her
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from clinic.core.exceptions import Conflict, RuleViolation
+from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import Membership, Role
 
 from .checkins import checkins_cancel_for_session
@@ -34,6 +36,7 @@ def clinic_today(clinic) -> date:
     return timezone.now().astimezone(ZoneInfo(clinic.time_zone)).date()
 
 
+@transaction.atomic
 def lot_receive(
     *,
     product: Product,
@@ -43,8 +46,13 @@ def lot_receive(
     quantity: int,
     supplier: str = "",
     certificate_ref: str = "",
+    form_token: uuid.UUID | None = None,
 ) -> ProductLot:
-    """Record a newly received lot; released for use."""
+    """Record a newly received lot; released for use. Once per `form_token`: a repeat returns
+    the first lot, marked `already_submitted`."""
+    earlier = form_token_claim(token=form_token, model=ProductLot, clinic=product.clinic)
+    if earlier is not None:
+        return earlier
     lot = ProductLot(
         product=product,
         lot_number=lot_number.strip(),
@@ -57,6 +65,7 @@ def lot_receive(
     )
     lot.full_clean()
     lot.save()
+    form_token_bind(token=form_token, record=lot)
     return lot
 
 
@@ -350,13 +359,28 @@ def session_update(*, session: TreatmentSession, **changes) -> TreatmentSession:
     return locked
 
 
-def session_add_addendum(*, session: TreatmentSession, author, text: str) -> SessionAddendum:
+@transaction.atomic
+def session_add_addendum(
+    *, session: TreatmentSession, author, text: str, form_token: uuid.UUID | None = None
+) -> SessionAddendum:
+    """Add a correction or note to a session. Once per `form_token`: a repeat returns the
+    first addendum, marked `already_submitted`."""
     text = (text or "").strip()
     if not text:
         raise RuleViolation("Write the correction or note.", field="text")
+    earlier = form_token_claim(token=form_token, model=SessionAddendum, clinic=session.clinic)
+    if earlier is not None:
+        if earlier.session_id != session.pk:
+            raise Conflict(
+                "This form was already used. Reload the page and fill it in again.",
+                field="form_token",
+                code="form_token_used",
+            )
+        return earlier
     addendum = SessionAddendum(session=session, author=author, text=text)
     addendum.full_clean()
     addendum.save()
+    form_token_bind(token=form_token, record=addendum)
     return addendum
 
 

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from clinic import workflows
@@ -162,6 +163,7 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
                                 practitioner=practitioner,
                                 template=template,
                                 starts=starts,
+                                form_token=form.token(),
                             )
                         except booking.SlotConflict as exc:
                             slots = exc.slots
@@ -209,6 +211,10 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
 
 
 def _booked(request: HttpRequest, series: TreatmentSeries) -> HttpResponse:
+    if series.already_submitted:
+        note = gettext("This form was already submitted; here are the appointments it booked.")
+        messages.info(request, note)
+        return redirect("treatments:patient_appointments", patient=series.patient.uuid)
     messages.success(request, f"Booked {series.sessions_planned} sessions of {series.indication}.")
     if series.appointments.filter(safety_hold=True).exists():
         messages.warning(

@@ -12,10 +12,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinic.core.access import scoped, staff_required
 from clinic.core.exceptions import ClinicError
+from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import CLINICAL_ROLES, Clinic, Role
 
 from .forms_lots import LotCorrectForm, LotReceiveForm, LotStatusForm, ProductCreateForm
@@ -111,6 +113,12 @@ def lot_list(request: HttpRequest, uuid: Any) -> HttpResponse:
 def lot_new(request: HttpRequest, uuid: Any) -> HttpResponse:
     product = _product(request, uuid, SAFETY_LEAD)
     data = request.POST if request.method == "POST" else None
+    # A repeat of this form would be refused by the form itself (the lot number is taken).
+    earlier = data and form_token_record(
+        token=posted_token(data), model=ProductLot, clinic=product.clinic
+    )
+    if earlier and earlier.product_id == product.pk:
+        return _lot_already_received(request, earlier)
     form = LotReceiveForm(
         data, product=product, initial={"received_on": clinic_today(product.clinic)}
     )
@@ -120,9 +128,16 @@ def lot_new(request: HttpRequest, uuid: Any) -> HttpResponse:
         except (ClinicError, ValidationError) as error:
             _show(form, error)
         else:
+            if lot.already_submitted:
+                return _lot_already_received(request, lot)
             messages.success(request, f"Lot {lot.lot_number} received and released for use.")
             return redirect("treatments:lot", uuid=lot.uuid)
     return render(request, "treatments/lot_receive.html", {"product": product, "form": form})
+
+
+def _lot_already_received(request: HttpRequest, lot: ProductLot) -> HttpResponse:
+    messages.info(request, _("This form was already submitted; here is the lot it received."))
+    return redirect("treatments:lot", uuid=lot.uuid)
 
 
 def _history(lot: ProductLot) -> list[dict[str, Any]]:

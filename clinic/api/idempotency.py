@@ -1,10 +1,16 @@
 """`Idempotency-Key` on creating requests (POST): the same key from the same user replays
-the first response (status and body) for 24 hours; the same key with another body is a 422."""
+the first response (status and body) for 24 hours; the same key with another body is a 422.
+
+The creates of sessions, patients, series and lots also pass the key down to their service as
+a one-time form token (`idempotency_form_token`, clinic/core/formtokens.py), so two requests
+with the same key that arrive together make one record too: the second gets the first's
+record back with `Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -15,11 +21,15 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from clinic.core.models import FormToken
+
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+# uuid5 namespace that turns (user, path, key) into a form token.
+FORM_TOKEN_NAMESPACE = uuid.UUID("8f0c1d5e-2b7a-4c59-9a51-0d6b7e3f4a21")
 
 
 class KeyReusedWithAnotherRequest(APIException):
@@ -48,6 +58,10 @@ def _request_hash(request: Any) -> str:
     return digest.hexdigest()
 
 
+def _key_token(user: Any, path: str, key: str) -> uuid.UUID:
+    return uuid.uuid5(FORM_TOKEN_NAMESPACE, f"{user.pk}\n{path}\n{key}")
+
+
 class IdempotentCreateMixin:
     """Mix into an APIView/viewset: POSTs honour the Idempotency-Key header."""
 
@@ -68,15 +82,35 @@ class IdempotentCreateMixin:
         if key is None or not request.user.is_authenticated:
             return
         request_hash = _request_hash(request)
-        IdempotencyRecord.objects.filter(
-            user=request.user, key=key, created_at__lt=timezone.now() - TTL
+        expired = timezone.now() - TTL
+        forgotten, _rows = IdempotencyRecord.objects.filter(
+            user=request.user, key=key, created_at__lt=expired
         ).delete()
+        # The key is forgotten whole after 24 hours: its form token too.
+        tokens = FormToken.objects.filter(token=_key_token(request.user, request.path, key))
+        (tokens if forgotten else tokens.filter(created_at__lt=expired)).delete()
         record = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
         if record is not None:
             if record.request_hash != request_hash:
                 raise KeyReusedWithAnotherRequest()
             raise _Replay(record)
         self._idem = (key, request_hash)
+
+    def idempotency_form_token(self) -> uuid.UUID | None:
+        """This request's Idempotency-Key as the service's one-time form token (None without
+        a key): the same user sending the same key to the same URL gets the same token."""
+        pending = getattr(self, "_idem", None)
+        if not pending:
+            return None
+        request = self.request  # type: ignore[attr-defined]
+        return _key_token(request.user, request.path, pending[0])
+
+    def created_response(self, data: Any, record: Any) -> Response:
+        """201 with the new record; a record the key had already made comes back marked."""
+        response = Response(data, status=status.HTTP_201_CREATED)
+        if getattr(record, "already_submitted", False):
+            response["Idempotent-Replayed"] = "true"
+        return response
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, _Replay):

@@ -83,6 +83,9 @@ class BaseModel(models.Model):
 
     clinic_path: ClassVar[str | None] = "clinic"
     read_roles: ClassVar[frozenset[str]] = ALL_ROLES
+    # Not a column: True on the record a create service hands back when its form token had
+    # already made it (the `created: False` of clinic/core/formtokens.py).
+    already_submitted: bool = False
 
     class Meta:
         abstract = True
@@ -408,3 +411,35 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class FormToken(models.Model):
+    """A staff create form's one-time token, claimed by the service that made its record.
+
+    Each create form carries a fresh UUID; the service inserts it here first, in its own
+    transaction, so a second POST of the same form (a double click, a resubmit after a slow
+    answer, two at the same instant) makes nothing and gets the first one's record back
+    (`clinic/core/formtokens.py` explains why one table rather than a column per model).
+    """
+
+    token = models.UUIDField("form token")
+    record_type = models.CharField(
+        "record type", max_length=100, help_text="The created model, as app_label.model_name."
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    record_id = models.PositiveBigIntegerField("record id", null=True, blank=True)
+    created_at = models.DateTimeField("used", default=timezone.now)
+
+    class Meta:
+        verbose_name = "used form token"
+        verbose_name_plural = "used form tokens"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token"],
+                name="form_token_used_once",
+                violation_error_message="This form was already submitted.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Form token {self.token} ({self.record_type})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status
+from rest_framework import mixins
 from rest_framework.response import Response
 
 from clinic.api.base import ReadViewSet
@@ -39,9 +39,9 @@ class PatientViewSet(mixins.CreateModelMixin, ReadViewSet):
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         data = PatientRegisterSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        patient = patient_register(**data.validated_data)
+        patient = patient_register(form_token=self.idempotency_form_token(), **data.validated_data)
         out = PatientSerializer(patient, context=self.get_serializer_context())
-        return Response(out.data, status=status.HTTP_201_CREATED)
+        return self.created_response(out.data, patient)
 
     @extend_schema(request=PatientUpdateSerializer, responses={200: PatientSerializer})
     def partial_update(self, request: Any, *args: Any, **kwargs: Any) -> Response:

@@ -26,6 +26,7 @@ from tests.factories import (
     CheckInPlanStepFactory,
     ClinicClosureFactory,
     ClinicFactory,
+    FormTokenFactory,
     MembershipFactory,
 )
 from tests.patients.test_models import REFUSALS as PATIENT_REFUSALS
@@ -59,6 +60,11 @@ REFUSALS = [
         choices_message("role", Role),
         changed(MembershipFactory, role="janitor"),
         field_level=True,
+    ),
+    refusal(
+        "form_token_used_once",
+        "This form was already submitted.",
+        duplicate(FormTokenFactory, "token"),
     ),
 ]
 

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from clinic import workflows
 from clinic.api.base import ReadViewSet
+from clinic.core.formtokens import form_token_record
 from clinic.core.models import CLINICAL_ROLES, Clinic, Role
 from treatments import booking
 from treatments.models import (
@@ -143,9 +144,11 @@ class SeriesViewSet(mixins.CreateModelMixin, ReadViewSet):
         """Book every session of a series at once (first one on safety hold if needed)."""
         data = SeriesBookSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        series = workflows.series_book_with_safety_hold(**data.validated_data)
-        series = self.get_queryset().get(pk=series.pk)
-        return Response(SeriesSerializer(series).data, status=status.HTTP_201_CREATED)
+        series = workflows.series_book_with_safety_hold(
+            form_token=self.idempotency_form_token(), **data.validated_data
+        )
+        fresh = self.get_queryset().get(pk=series.pk)
+        return self.created_response(SeriesSerializer(fresh).data, series)
 
 
 class SessionViewSet(mixins.CreateModelMixin, ReadViewSet):
@@ -162,9 +165,13 @@ class SessionViewSet(mixins.CreateModelMixin, ReadViewSet):
         """Log a session: screening, lot rules, stock, report link and check-ins."""
         data = SessionLogSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        session = workflows.session_log(practitioner=request.user, **data.validated_data)
-        session = self.get_queryset().get(pk=session.pk)
-        return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
+        session = workflows.session_log(
+            practitioner=request.user,
+            form_token=self.idempotency_form_token(),
+            **data.validated_data,
+        )
+        fresh = self.get_queryset().get(pk=session.pk)
+        return self.created_response(SessionSerializer(fresh).data, session)
 
 
 class ProductViewSet(mixins.CreateModelMixin, ReadViewSet):
@@ -203,11 +210,17 @@ class LotViewSet(mixins.CreateModelMixin, ReadViewSet):
     @extend_schema(request=LotReceiveSerializer, responses={201: LotSerializer})
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         """Receive a lot of a product (safety leads); it is released for use."""
-        data = LotReceiveSerializer(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        lot = lot_receive(**data.validated_data)
-        lot = self.get_queryset().get(pk=lot.pk)
-        return Response(LotSerializer(lot).data, status=status.HTTP_201_CREATED)
+        token = self.idempotency_form_token()
+        # A repeat would fail validation (its lot number is taken): answer with its lot.
+        lot = form_token_record(token=token, model=ProductLot, clinic=None)
+        if lot is not None and self.get_queryset().filter(pk=lot.pk).exists():
+            lot.already_submitted = True
+        else:
+            data = LotReceiveSerializer(data=request.data, context=self.get_serializer_context())
+            data.is_valid(raise_exception=True)
+            lot = lot_receive(form_token=token, **data.validated_data)
+        fresh = self.get_queryset().get(pk=lot.pk)
+        return self.created_response(LotSerializer(fresh).data, lot)
 
     @extend_schema(request=LotCorrectSerializer, responses={200: LotSerializer})
     @action(detail=True, methods=["post"])
