@@ -485,6 +485,11 @@ class Alarm(BaseModel):
         """The patient's rating in one word (Mild, Moderate, Severe)."""
         return str(self.get_severity_display()).split(" — ")[0]
 
+    @property
+    def reported_again(self) -> bool:
+        """A later red-flag submit joined the alarm after the one that opened it."""
+        return (self.last_reported_at - self.raised_at).total_seconds() >= 1
+
 
 class SignalKind(models.TextChoices):
     RATE = "rate", "Rate signal"

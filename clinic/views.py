@@ -25,9 +25,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     roles = board.dashboard_roles(user)
     context: dict = {"roles": roles, "ack_form": AcknowledgeForm()}
     if roles.clinical:
-        to_triage = board.panel(board.reports_to_triage(user=user))
-        context |= _live(request, triage_total=to_triage.total) | {
-            "to_triage": to_triage,
+        context |= _live(request) | {
             "prolonged": board.panel(board.reactions_prolonged(user=user)),
             "sessions": board.panel(board.sessions_today(user=user)),
             "response": board.checkin_response_rate(user=user),
@@ -51,14 +49,12 @@ def delivery_health_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse(health.as_json())
 
 
-def _live(request: HttpRequest, triage_total: int | None = None) -> dict[str, Any]:
-    """What the poll refreshes: open alarms, the triage count, and when it was read."""
+def _live(request: HttpRequest) -> dict[str, Any]:
+    """What the poll refreshes: open alarms, the triage queue and its count, and when."""
     user = request.user
-    if triage_total is None:
-        triage_total = board.reports_to_triage(user=user).count()
     return {
         "alarms": board.panel(board.alarms_unacknowledged(user=user)),
-        "triage_total": triage_total,
+        "to_triage": board.panel(board.reports_to_triage(user=user)),
         "updated_at": timezone.now(),
         "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
     }

@@ -167,7 +167,7 @@ def test_a_poll_returns_new_alarms_and_the_triage_count(practitioner_client, cli
     before = practitioner_client.get(LIVE, **POLL).content.decode()
     assert "No open alarms." in before
     alarm = AlarmFactory(clinic=clinic_a)
-    ReactionReportFactory(clinic=clinic_a)
+    report = ReactionReportFactory(clinic=clinic_a)
     response = practitioner_client.get(LIVE, **POLL)
     html = response.content.decode()
     assert response.status_code == 200
@@ -175,6 +175,8 @@ def test_a_poll_returns_new_alarms_and_the_triage_count(practitioner_client, cli
     assert '<span id="triage-count" class="badge badge-status-new" hx-swap-oob="true">1</span>' in (
         html
     )
+    assert '<div id="triage-list" hx-swap-oob="true">' in html
+    assert reverse("triage:report", args=[report.uuid]) in html
     assert "<html" not in html  # a fragment, not a page
 
 
