@@ -136,6 +136,8 @@ class AlarmSerializer(serializers.ModelSerializer):
     reactions = serializers.SlugRelatedField(
         source="terms", slug_field="code", many=True, read_only=True
     )
+    # A plain number: the patient's 1-3 rating (the reactions' own field carries the labels).
+    severity = serializers.IntegerField(read_only=True, min_value=1, max_value=3)
     acknowledged_by = ref(allow_null=True)
 
     class Meta:
