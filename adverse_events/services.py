@@ -3,8 +3,9 @@
 `submission_record` is the one way a patient's answer enters the database. It is exactly
 once per `submission_id` (a unique column filled from a hidden form field), so a double tap,
 a back-button resubmit or two tabs give one Submission and the later ones get the first back.
-A red-flag answer raises its Alarm and queues the on-call alert in the same transaction:
-either the report, the alarm and the alert all exist, or none does.
+A red-flag answer joins its session's open Alarm (or opens one) and, when that is news, queues
+the on-call alert, in the same transaction: either the report, the alarm and the alert all
+exist, or none does.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def submission_record(
     """Record a patient's answer through their link, exactly once per `submission_id`.
 
     Creates the Submission, one ReactionReport per reaction with an Assessment in triage
-    state "new" beside each, the photo, and for a red flag the Alarm and an on-call alert due
-    now; through a check-in link it also marks that check-in answered. Raises RuleViolation
+    state "new" beside each, the photo, and for a red flag the session's open Alarm (see
+    `_raise_alarm`) with an on-call alert due now when it is news; through a check-in link it also marks that check-in answered. Raises RuleViolation
     (with `field`, e.g. "reactions.0.ended_on") for answers that cannot be right.
     """
     existing = _existing(link=link, submission_id=submission_id)

@@ -194,3 +194,81 @@ def test_clinic_b_gets_the_on_call_message_in_english_in_new_york_time(practitio
     local = at.astimezone(ZoneInfo("America/New_York"))
     assert dateformat.format(local, "D j M Y, H:i") in text and "America/New_York" in text
     assert "Open the report now" in text
+
+
+# --- existing rows -----------------------------------------------------------------------------
+
+
+def test_the_migration_fills_existing_alarms_from_their_submission(practitioner_a):
+    """GIVEN alarms from before grouping (no terms, severity unset, submission not linked)
+    WHEN the data step of 0005 runs THEN each gets its red-flag terms, the patient's highest
+    severity for them, and its submission linked to it."""
+    import importlib
+
+    from django.apps import apps
+
+    from adverse_events.models import ReactionReport, ReactionTerm
+    from tests.factories import AlarmFactory, ReactionReportFactory
+
+    migration = importlib.import_module("adverse_events.migrations.0005_grouped_alarms")
+    alarm = AlarmFactory(clinic=practitioner_a.memberships.first().clinic)
+    breathing = ReactionTerm.objects.get(code="breathing_difficulty")
+    for code, severity in (("breathing_difficulty", 2), ("redness", 3)):
+        ReactionReportFactory(
+            session=alarm.session,
+            submission=alarm.submission,
+            term=ReactionTerm.objects.get(code=code),
+            patient_severity=severity,
+        )
+    Submission.objects.filter(pk=alarm.submission_id).update(alarm=None)
+    Alarm.objects.filter(pk=alarm.pk).update(severity=1)
+
+    migration.group_existing(apps, None)
+
+    alarm.refresh_from_db()
+    assert list(alarm.terms.all()) == [breathing]  # redness is no red flag
+    assert alarm.severity == 2  # the red flag's severity, not the redness's
+    assert list(alarm.submissions.all()) == [alarm.submission]
+    assert alarm.alerted_at == alarm.raised_at == alarm.last_reported_at
+    assert ReactionReport.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_red_flag_submits_at_the_same_moment_open_one_alarm(practitioner_a):
+    """GIVEN one session WHEN two red-flag submits arrive at the same instant on PostgreSQL
+    THEN both are recorded, in one open alarm, with one on-call message."""
+    import threading
+
+    from django.db import connection
+
+    from adverse_events.models import ReactionTerm
+    from adverse_events.vocabulary import load_terms
+    from tests.requirements import require_postgres
+
+    require_postgres()
+    if not ReactionTerm.objects.exists():  # transactional tests flush the vocabulary
+        load_terms(ReactionTerm)
+    reached = session_with_link(practitioner_a)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def submit():
+        barrier.wait()
+        try:
+            red_flag(reached.link, "breathing_difficulty")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert Submission.objects.filter(red_flag=True).count() == 2
+    alarm = Alarm.objects.get()
+    assert alarm.submissions.count() == 2
+    assert len(alerts()) == 1
