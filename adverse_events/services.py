@@ -92,8 +92,9 @@ def submission_record(
 
     Creates the Submission, one ReactionReport per reaction with an Assessment in triage
     state "new" beside each, the photo, and for a red flag the session's open Alarm (see
-    `_raise_alarm`) with an on-call alert due now when it is news; through a check-in link it also marks that check-in answered. Raises RuleViolation
-    (with `field`, e.g. "reactions.0.ended_on") for answers that cannot be right.
+    `_raise_alarm`) with an on-call alert due now when it is news; through a check-in link it
+    also marks that check-in answered. Raises RuleViolation (with `field`, e.g.
+    "reactions.0.ended_on") for answers that cannot be right.
     """
     existing = _existing(link=link, submission_id=submission_id)
     if existing is not None:
