@@ -220,3 +220,20 @@ def test_a_real_request_still_extends_the_idle_session(client, practitioner_a):
         assert client.get(DASHBOARD).status_code == 200
         clock.shift(timedelta(minutes=14))
         assert client.get(LIVE, **POLL).status_code == 200
+
+
+def test_a_poll_costs_the_same_queries_for_two_or_twelve_alarms(practitioner_client, clinic_a):
+    from tests.kit.queries import assert_constant_queries
+
+    def grow(n):
+        for _ in range(n):
+            alarm = AlarmFactory(clinic=clinic_a, terms=[term("breathing_difficulty")])
+            ReactionReportFactory(
+                session=alarm.session,
+                submission=alarm.submission,
+                term=term("breathing_difficulty"),
+            )
+
+    # Session, user, OTP device, roles; alarms, their reactions, opening reports, count;
+    # triage rows and count. No session write: a poll does not touch the idle clock.
+    assert_constant_queries(practitioner_client, LIVE, grow, expected=10, **POLL)
