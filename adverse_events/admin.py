@@ -152,12 +152,27 @@ class AssessmentAdmin(NeverDeleteMixin, SimpleHistoryAdmin):
 
 @admin.register(Alarm)
 class AlarmAdmin(SimpleHistoryAdmin):
-    list_display = ["raised_at", "clinic", "patient", "acknowledged_by", "acknowledged_at"]
+    list_display = [
+        "raised_at",
+        "clinic",
+        "patient",
+        "severity",
+        "last_reported_at",
+        "acknowledged_by",
+        "acknowledged_at",
+    ]
     list_filter = ["clinic", ("acknowledged_at", admin.EmptyFieldListFilter)]
     search_fields = ["patient__last_name", "patient__first_name", "acknowledgement_note"]
     list_select_related = ["clinic", "patient", "acknowledged_by"]
-    raw_id_fields = ["patient", "submission", "acknowledged_by"]
-    readonly_fields = [*AUDIT_FIELDS, "raised_at"]
+    raw_id_fields = ["patient", "session", "submission", "terms", "acknowledged_by"]
+    # What the patient reported and when messages went out are the service's to set.
+    readonly_fields = [
+        *AUDIT_FIELDS,
+        "raised_at",
+        "last_reported_at",
+        "alerted_at",
+        "severity",
+    ]
     date_hierarchy = "raised_at"
 
 

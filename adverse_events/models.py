@@ -126,6 +126,10 @@ class Submission(BaseModel):
     free_text = models.TextField(blank=True)
     red_flag = models.BooleanField(default=False)
     language = models.CharField(max_length=5, choices=Language.choices, default=Language.EN)
+    # A red-flag submit belongs to the session's open alarm (set in the same transaction).
+    alarm = models.ForeignKey(
+        "Alarm", on_delete=models.PROTECT, null=True, blank=True, related_name="submissions"
+    )
 
     objects = AuditedQuerySet.as_manager()
     read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
@@ -413,19 +417,44 @@ class Assessment(BaseModel):
 
 
 class Alarm(BaseModel):
-    """A red-flag alarm: shown on top of the dashboard until a clinician acknowledges it."""
+    """A red-flag alarm: shown on top of the dashboard until a clinician acknowledges it.
+
+    One open alarm per treatment session (a partial unique constraint): further red-flag
+    submits on that session join it (`Submission.alarm`) instead of raising new alarms, so the
+    on-call phone rings for news, not for repeats. Acknowledging closes it; a red flag after
+    that opens a new one. `terms` and `severity` are what the patient has reported so far:
+    the red-flag reactions and the highest severity they gave for them.
+    """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alarms")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alarms")
-    submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="alarm")
+    session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="alarms")
+    # The submission that opened the alarm; all of them (this one included) are `submissions`.
+    submission = models.OneToOneField(
+        Submission, on_delete=models.PROTECT, related_name="opened_alarm"
+    )
+    terms = models.ManyToManyField(
+        ReactionTerm, related_name="+", verbose_name="red-flag reactions reported"
+    )
+    severity = models.PositiveSmallIntegerField(
+        choices=PatientSeverity.choices,
+        default=PatientSeverity.MILD,
+        help_text="The highest severity the patient gave for a red-flag reaction.",
+    )
     raised_at = models.DateTimeField(default=timezone.now)
+    last_reported_at = models.DateTimeField(
+        default=timezone.now, help_text="When the latest red-flag submit joined the alarm."
+    )
+    alerted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest on-call message was queued."
+    )
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledgement_note = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["terms"])
     objects = AuditedQuerySet.as_manager()
     read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
 
@@ -446,10 +475,31 @@ class Alarm(BaseModel):
                 name="alarm_ack_has_who",
                 violation_error_message="An acknowledgement records who made it.",
             ),
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="alarm_one_open_per_session",
+                violation_error_message="This session already has an open red-flag alarm.",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__gte=1, severity__lte=3),
+                name="alarm_severity_1_to_3",
+                violation_error_message="Severity: mild, moderate or severe.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Red-flag alarm for patient {self.patient_id} at {self.raised_at:%H:%M}"
+
+    @property
+    def severity_word(self) -> str:
+        """The patient's rating in one word (Mild, Moderate, Severe)."""
+        return str(self.get_severity_display()).split(" — ")[0]
+
+    @property
+    def reported_again(self) -> bool:
+        """A later red-flag submit joined the alarm after the one that opened it."""
+        return (self.last_reported_at - self.raised_at).total_seconds() >= 1
 
 
 class SignalKind(models.TextChoices):

@@ -8,7 +8,8 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clinic.core.access import scoped
@@ -16,7 +17,7 @@ from clinic.core.models import CLINICAL_ROLES, Clinic
 from patients.models import LinkPurpose, Patient, PatientAccess, PersonalLink
 from treatments.models import CheckIn, TreatmentSession
 
-from .models import ReactionTerm, Submission, SubmissionPhoto
+from .models import ReactionReport, ReactionTerm, Submission, SubmissionPhoto, TriageStatus
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,49 @@ def photo_for_staff(*, user: Any, photo_uuid: uuid.UUID) -> SubmissionPhoto | No
             patient_id=photo.submission.patient_id, user=user, action="photo_view"
         )
     return photo
+
+
+# --- the triage order ------------------------------------------------------------------------
+
+# A report waiting for triage: no assessment yet, or one still in "new".
+UNTRIAGED = Q(assessment__isnull=True) | Q(assessment__triage_status=TriageStatus.NEW)
+# A red-flag reaction whose alarm nobody has acknowledged yet.
+OPEN_RED_FLAG = Q(
+    term__red_flag=True,
+    submission__alarm__isnull=False,
+    submission__alarm__acknowledged_at__isnull=True,
+)
+
+
+def triage_ordered(reports: QuerySet[ReactionReport]) -> QuerySet[ReactionReport]:
+    """Reports in the order a clinician should look at them.
+
+    Untriaged reports come first: open red flags, then by severity (the practitioner's grade
+    once assessed, the patient's own rating before that), severe before moderate before mild,
+    and within each group oldest first, so nothing waits forever behind newer ones. Reports
+    already triaged follow, latest first. Every key is a column or a CASE over the row and its
+    joins, so the order needs no count or subquery and a page stays one query.
+    """
+    return reports.annotate(
+        triage_group=Case(
+            When(UNTRIAGED & OPEN_RED_FLAG, then=Value(0)),
+            When(UNTRIAGED, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        ),
+        triage_severity=Case(
+            When(
+                UNTRIAGED,
+                then=Coalesce(F("assessment__severity_grade"), F("patient_severity")),
+            ),
+            default=Value(0),
+            output_field=IntegerField(),
+        ),
+        waiting_since=Case(When(UNTRIAGED, then=F("created_at")), default=None),
+    ).order_by(
+        "triage_group",
+        "-triage_severity",
+        F("waiting_since").asc(nulls_last=True),
+        "-created_at",
+        "-pk",
+    )

@@ -3,8 +3,9 @@
 `submission_record` is the one way a patient's answer enters the database. It is exactly
 once per `submission_id` (a unique column filled from a hidden form field), so a double tap,
 a back-button resubmit or two tabs give one Submission and the later ones get the first back.
-A red-flag answer raises its Alarm and queues the on-call alert in the same transaction:
-either the report, the alarm and the alert all exist, or none does.
+A red-flag answer joins its session's open Alarm (or opens one) and, when that is news, queues
+the on-call alert, in the same transaction: either the report, the alarm and the alert all
+exist, or none does.
 
 `submission_photo_add` attaches a photo to a report already sent (after its own photo was
 refused): a new row with its own time beside the patient's words, never an edit of them.
@@ -16,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,9 +96,10 @@ def submission_record(
     """Record a patient's answer through their link, exactly once per `submission_id`.
 
     Creates the Submission, one ReactionReport per reaction with an Assessment in triage
-    state "new" beside each, the photo, and for a red flag the Alarm and an on-call alert due
-    now; through a check-in link it also marks that check-in answered. Raises RuleViolation
-    (with `field`, e.g. "reactions.0.ended_on") for answers that cannot be right.
+    state "new" beside each, the photo, and for a red flag the session's open Alarm (see
+    `_raise_alarm`) with an on-call alert due now when it is news; through a check-in link it
+    also marks that check-in answered. Raises RuleViolation (with `field`, e.g.
+    "reactions.0.ended_on") for answers that cannot be right.
     """
     existing = _existing(link=link, submission_id=submission_id)
     if existing is not None:
@@ -297,6 +299,7 @@ def _create(
     submission.full_clean(validate_unique=False)
     submission.save()
 
+    reports: list[ReactionReport] = []
     with timezone.override(ZoneInfo(session.clinic.time_zone)):
         for reaction in reactions:
             report = ReactionReport(
@@ -320,13 +323,14 @@ def _create(
                 field, messages = next(iter(exc.message_dict.items()))
                 raise RuleViolation(messages[0], field=field) from exc
             report.save()
+            reports.append(report)
             # The triage queue lists assessments in "new": one per report, from the start.
             Assessment.objects.create(report=report, triage_status=TriageStatus.NEW)
 
     if photo is not None:
         _store_photo(submission=submission, photo=photo, stored_name=stored_name)
     if red_flag:
-        _raise_alarm(submission=submission)
+        _raise_alarm(submission=submission, reactions=reports)
     if target.checkin is not None:
         _answer_checkin(checkin=target.checkin, with_reactions=not all_fine)
     return submission
@@ -365,23 +369,99 @@ def _forget_files(names: list[str]) -> None:
             logger.warning("could not remove an orphan photo file")
 
 
-def _raise_alarm(*, submission: Submission) -> Alarm:
-    alarm = Alarm(clinic=submission.clinic, patient=submission.patient, submission=submission)
-    alarm.full_clean()
-    alarm.save()
-    dashboard = f"{settings.SITE_URL.rstrip('/')}{reverse('dashboard')}"
-    # No patient name or detail in email: the address may be a shared inbox or a pager.
-    outbox.message_to_staff(
-        clinic=submission.clinic,
-        to_email=submission.clinic.on_call_email,
-        kind=MessageKind.RED_FLAG_ALERT,
-        subject="Red-flag report: open the dashboard now",
-        body=(f"A red-flag report arrived from a patient. Open the dashboard now:\n{dashboard}\n"),
-        idempotency_key=f"alarm:{alarm.pk}",
-        due_at=timezone.now(),
-        context={"alarm": alarm.pk},
+# After an on-call message, further red flags on the same open alarm wait this long before
+# the next one, unless they bring news: a red-flag reaction not in the alarm yet, or a
+# higher severity than the patient gave before.
+ALERT_INTERVAL = timedelta(minutes=15)
+
+
+def _raise_alarm(*, submission: Submission, reactions: Sequence[ReactionReport]) -> Alarm:
+    """Add a red-flag submission to its session's open alarm, opening one if there is none,
+    and queue an on-call message when it is news (see ALERT_INTERVAL).
+
+    One open alarm per session is a partial unique constraint; two submits racing to open it
+    both insert, the loser's insert fails inside its savepoint and it joins the winner's row
+    (PostgreSQL waits for the winner's commit; SQLite writes one transaction at a time).
+    """
+    flagged = [r for r in reactions if r.term.red_flag]
+    severity = max(r.patient_severity for r in flagged)
+    now = timezone.now()
+    alarm, opened = _open_alarm_for(submission=submission, severity=severity, now=now)
+    known = set() if opened else set(alarm.terms.values_list("pk", flat=True))
+    new_terms = [r.term for r in flagged if r.term_id not in known]
+    escalates = bool(new_terms) or severity > alarm.severity
+    due = (
+        opened or escalates or alarm.alerted_at is None or now - alarm.alerted_at >= ALERT_INTERVAL
     )
+
+    Submission.objects.filter(pk=submission.pk).update(alarm=alarm)
+    submission.alarm = alarm
+    if new_terms:
+        alarm.terms.add(*new_terms)
+    alarm.severity = max(alarm.severity, severity)
+    alarm.last_reported_at = now
+    if due:
+        alarm.alerted_at = now
+    alarm.full_clean(validate_constraints=False)
+    alarm.save(update_fields=["severity", "last_reported_at", "alerted_at", "updated_at"])
+    if due:
+        _queue_alert(alarm=alarm, submission=submission, flagged=flagged, opened=opened)
     return alarm
+
+
+def _open_alarm_for(*, submission: Submission, severity: int, now: Any) -> tuple[Alarm, bool]:
+    """The session's open alarm, locked; a new one (True) when there was none."""
+    open_alarms = Alarm.objects.select_for_update(of=("self",)).filter(
+        session_id=submission.session_id, acknowledged_at__isnull=True
+    )
+    alarm = open_alarms.first()
+    if alarm is not None:
+        return alarm, False
+    alarm = Alarm(
+        clinic=submission.clinic,
+        patient=submission.patient,
+        session_id=submission.session_id,
+        submission=submission,
+        severity=severity,
+        raised_at=now,
+        last_reported_at=now,
+    )
+    alarm.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            alarm.save()
+    except IntegrityError:
+        # Another submit opened it a moment ago: join that one.
+        return open_alarms.get(), False
+    return alarm, True
+
+
+def _queue_alert(
+    *, alarm: Alarm, submission: Submission, flagged: Sequence[ReactionReport], opened: bool
+) -> None:
+    from .alarm_alerts import alarm_alert_text
+
+    clinic = submission.clinic
+    # The report page of the first red flag in this submit: one click from the message to it.
+    link = f"{settings.SITE_URL.rstrip('/')}{reverse('triage:report', args=[flagged[0].uuid])}"
+    text = alarm_alert_text(
+        clinic=clinic,
+        terms=sorted(alarm.terms.all(), key=lambda t: (t.display_order, t.name)),
+        severity=alarm.severity,
+        reported_at=alarm.last_reported_at,
+        link=link,
+        follow_up=not opened,
+    )
+    outbox.message_to_staff(
+        clinic=clinic,
+        to_email=clinic.on_call_email,
+        kind=MessageKind.RED_FLAG_ALERT,
+        subject=text.subject,
+        body=text.body,
+        idempotency_key=f"alarm:{alarm.pk}:submission:{submission.pk}",
+        due_at=alarm.alerted_at,
+        context={"alarm": alarm.pk, "submission": submission.pk},
+    )
 
 
 def _answer_checkin(*, checkin: CheckIn, with_reactions: bool) -> None:

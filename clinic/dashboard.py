@@ -14,16 +14,17 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DateField, F, Func, Q, QuerySet
+from django.db.models import Count, DateField, F, Func, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from adverse_events.models import (
     Alarm,
     LotSignal,
     ReactionReport,
+    ReactionTerm,
     SignalStatus,
-    TriageStatus,
 )
+from adverse_events.selectors import UNTRIAGED, triage_ordered
 from clinic.core.models import CLINICAL_ROLES, Clinic, Membership, Role
 from patients.models import CallTask
 from patients.selectors import call_tasks_open
@@ -122,22 +123,34 @@ def _in_windows(windows: list[tuple[int, Any, Any]], field: str) -> Q:
 
 
 def alarms_unacknowledged(*, user: Any) -> QuerySet[Alarm]:
-    """Red-flag alarms nobody has acknowledged yet, oldest first (they wait longest)."""
+    """Red-flag alarms nobody has acknowledged yet, oldest first (they wait longest).
+
+    Two prefetches, whatever the number of alarms: the red-flag reactions reported so far
+    (`terms`) and the opening submission's red-flag reports (`flagged`: the card links the
+    first)."""
+    flagged = (
+        ReactionReport.objects.filter(term__red_flag=True).select_related("term").order_by("pk")
+    )
     return (
         Alarm.objects.visible_to(user)
         .filter(acknowledged_at__isnull=True)
-        .select_related("patient", "clinic", "submission__session")
+        .select_related("patient", "clinic", "session", "submission")
+        .prefetch_related(
+            Prefetch("terms", queryset=ReactionTerm.objects.order_by("display_order", "name")),
+            Prefetch("submission__reactions", queryset=flagged, to_attr="flagged"),
+        )
         .order_by("raised_at")
     )
 
 
 def reports_to_triage(*, user: Any) -> QuerySet[ReactionReport]:
-    """Reports whose assessment is still new (or missing), oldest first."""
-    return (
+    """Reports whose assessment is still new (or missing), in the triage order: open red
+    flags, then severe, moderate, mild (assessed grade over the patient's rating), each
+    oldest first (`adverse_events.selectors.triage_ordered`)."""
+    return triage_ordered(
         ReactionReport.objects.visible_to(user)
-        .filter(Q(assessment__isnull=True) | Q(assessment__triage_status=TriageStatus.NEW))
+        .filter(UNTRIAGED)
         .select_related("patient", "term", "session", "assessment")
-        .order_by("created_at")
     )
 
 
@@ -323,4 +336,5 @@ def reactions_filtered(*, user: Any, filters: dict[str, Any]) -> QuerySet[Reacti
         value = filters.get(name)
         if value not in (None, ""):
             qs = qs.filter(**{lookup: value})
-    return qs.order_by("-onset_date", "-created_at")
+    # Waiting reports first in the triage order, then the rest latest first.
+    return triage_ordered(qs)

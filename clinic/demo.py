@@ -1795,7 +1795,7 @@ class Seeder:
         self.insert(Submission, subs)
         self.insert(ReactionReport, reports)
         self._assess(reports)
-        alarms, alerts = self._alarms(subs)
+        alarms, alerts = self._alarms(subs, reports)
         self.insert(OutboxMessage, alerts)
         for t in calls:
             if t.dedupe_key is None:
@@ -1956,8 +1956,14 @@ class Seeder:
                 a.updated_at = a.created_at
         self.insert(Assessment, rows)
 
-    def _alarms(self, subs: list[Submission]) -> tuple[list[Alarm], list[OutboxMessage]]:
+    def _alarms(
+        self, subs: list[Submission], reports: list[ReactionReport]
+    ) -> tuple[list[Alarm], list[OutboxMessage]]:
         rng = self.rng
+        flags: dict[int, list[ReactionReport]] = {}
+        for r in reports:
+            if r.term.red_flag:
+                flags.setdefault(id(r.submission), []).append(r)
         alarms, alerts = [], []
         flagged = sorted((s for s in subs if s.red_flag), key=lambda s: s.created_at)
         latest = {}
@@ -1966,7 +1972,14 @@ class Seeder:
         for sub in flagged:
             ctx = self.ctxs[sub.clinic.name]
             alarm = Alarm(
-                clinic=sub.clinic, patient=sub.patient, submission=sub, raised_at=sub.created_at
+                clinic=sub.clinic,
+                patient=sub.patient,
+                session=sub.session,
+                submission=sub,
+                severity=max(r.patient_severity for r in flags[id(sub)]),
+                raised_at=sub.created_at,
+                last_reported_at=sub.created_at,
+                alerted_at=sub.created_at,
             )
             self.stamp(alarm, sub.created_at)
             if latest[sub.clinic.name] is not sub:
@@ -1996,6 +2009,16 @@ class Seeder:
                 )
             )
         self.insert(Alarm, alarms)
+        for alarm in alarms:
+            alarm.submission.alarm = alarm
+        Submission.objects.bulk_update([a.submission for a in alarms], ["alarm"], batch_size=500)
+        Alarm.terms.through.objects.bulk_create(
+            [
+                Alarm.terms.through(alarm_id=a.pk, reactionterm_id=term_id)
+                for a in alarms
+                for term_id in {r.term_id for r in flags[id(a.submission)]}
+            ]
+        )
         return alarms, alerts
 
     def _signals(self, plans: list[SessionPlan], reports: list[ReactionReport]) -> None:

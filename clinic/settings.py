@@ -189,6 +189,9 @@ OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic tracker")
 STAFF_IDLE_TIMEOUT = timedelta(minutes=env.int("STAFF_IDLE_TIMEOUT_MINUTES", default=15))
 STAFF_ABSOLUTE_TIMEOUT = timedelta(hours=env.int("STAFF_ABSOLUTE_TIMEOUT_HOURS", default=12))
 SESSION_COOKIE_AGE = int(STAFF_ABSOLUTE_TIMEOUT.total_seconds())
+# An open dashboard refreshes its alarm panel and triage count this often (htmx polling; the
+# polls send X-Background-Poll and do not count as activity for the idle timeout).
+DASHBOARD_POLL_SECONDS = env.int("DASHBOARD_POLL_SECONDS", default=20)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

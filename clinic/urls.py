@@ -12,6 +12,7 @@ from . import views, views_charts
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False), name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/live/", views.dashboard_live, name="dashboard-live"),
     path("charts/", views_charts.charts, name="charts"),
     path("health/delivery/", views.delivery_health_view, name="delivery-health"),
     path("accounts/", include("clinic.core.urls")),

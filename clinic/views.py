@@ -1,10 +1,16 @@
-"""Top-floor pages: the staff dashboard."""
+"""Top-floor pages: the staff dashboard, and its live part (the alarm panel and the triage
+count), which an open dashboard polls with htmx every DASHBOARD_POLL_SECONDS."""
 
+from typing import Any
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from clinic.core.access import staff_required
+from clinic.core.access import is_verified, staff_required
+from clinic.core.middleware import signed_out_poll_response
 from clinic.core.models import Membership
 from clinic.health import delivery_health
 
@@ -19,9 +25,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     roles = board.dashboard_roles(user)
     context: dict = {"roles": roles, "ack_form": AcknowledgeForm()}
     if roles.clinical:
-        context |= {
-            "alarms": board.panel(board.alarms_unacknowledged(user=user)),
-            "to_triage": board.panel(board.reports_to_triage(user=user)),
+        context |= _live(request) | {
             "prolonged": board.panel(board.reactions_prolonged(user=user)),
             "sessions": board.panel(board.sessions_today(user=user)),
             "response": board.checkin_response_rate(user=user),
@@ -43,3 +47,30 @@ def delivery_health_view(request: HttpRequest) -> JsonResponse:
     Always 200 with `healthy` in the body; `manage.py delivery_health` exits 1 instead."""
     health = delivery_health(clinic_ids=Membership.clinic_ids_for(request.user))
     return JsonResponse(health.as_json())
+
+
+def _live(request: HttpRequest) -> dict[str, Any]:
+    """What the poll refreshes: open alarms, the triage queue and its count, and when."""
+    user = request.user
+    return {
+        "alarms": board.panel(board.alarms_unacknowledged(user=user)),
+        "to_triage": board.panel(board.reports_to_triage(user=user)),
+        "updated_at": timezone.now(),
+        "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
+    }
+
+
+@never_cache
+def dashboard_live(request: HttpRequest) -> HttpResponse:
+    """The alarm panel and triage count for the dashboard's poll (clinicians only).
+
+    A poll after the session ended gets "signed out; not updating" with htmx's stop-polling
+    status (286), never the login page inside the panel.
+    """
+    if not request.user.is_authenticated or not is_verified(request.user):
+        return signed_out_poll_response()
+    roles = board.dashboard_roles(request.user)
+    if not roles.clinical:
+        return HttpResponse("Clinical roles only.", status=403)
+    context = _live(request) | {"roles": roles, "ack_form": AcknowledgeForm(), "oob": True}
+    return render(request, "clinic/dashboard_live.html", context)

@@ -618,11 +618,23 @@ class AlarmFactory(ClinicRowFactory):
     class Meta:
         model = Alarm
 
-    _derived = (("patient", "submission"), ("clinic", "patient"))
+    _derived = (("patient", "submission"), ("session", "submission"), ("clinic", "patient"))
 
     clinic = None
     patient = None
+    session = None
     submission = _in_given_context(SubmissionFactory, red_flag=True)
+
+    @factory.post_generation
+    def grouped(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """The opening submission belongs to the alarm, as `submission_record` makes it."""
+        if create:
+            Submission.objects.filter(pk=self.submission_id).update(alarm=self)
+
+    @factory.post_generation
+    def terms(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and extracted:
+            self.terms.add(*extracted)
 
 
 class LotSignalFactory(factory.django.DjangoModelFactory):

@@ -124,9 +124,20 @@ class ReactionSerializer(serializers.ModelSerializer):
 
 
 class AlarmSerializer(serializers.ModelSerializer):
+    """One alarm per session while open: `submissions` are every red-flag submit it holds
+    (`submission` is the one that opened it), `reactions` the red-flag reaction codes reported
+    so far and `severity` the highest severity the patient gave for them (1-3)."""
+
     id = serializers.UUIDField(source="uuid", read_only=True)
     patient = ref()
+    session = ref()
     submission = ref()
+    submissions = serializers.SlugRelatedField(slug_field="uuid", many=True, read_only=True)
+    reactions = serializers.SlugRelatedField(
+        source="terms", slug_field="code", many=True, read_only=True
+    )
+    # A plain number: the patient's 1-3 rating (the reactions' own field carries the labels).
+    severity = serializers.IntegerField(read_only=True, min_value=1, max_value=3)
     acknowledged_by = ref(allow_null=True)
 
     class Meta:
@@ -134,8 +145,14 @@ class AlarmSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "patient",
+            "session",
             "submission",
+            "submissions",
+            "reactions",
+            "severity",
             "raised_at",
+            "last_reported_at",
+            "alerted_at",
             "acknowledged_by",
             "acknowledged_at",
             "acknowledgement_note",

@@ -55,7 +55,10 @@ class ReactionViewSet(ReadViewSet):
 
 class AlarmViewSet(ReadViewSet):
     required_roles = CLINICAL_ROLES
-    queryset = Alarm.objects.select_related("patient", "submission", "acknowledged_by")
+    # Two prefetches (reactions, submissions): a constant two queries per page.
+    queryset = Alarm.objects.select_related(
+        "patient", "session", "submission", "acknowledged_by"
+    ).prefetch_related("terms", "submissions")
     serializer_class = AlarmSerializer
     filterset_class = filters.AlarmFilter
     ordering_fields: ClassVar[list[str]] = ["created_at", "raised_at"]

@@ -15,6 +15,27 @@ from django.shortcuts import redirect, resolve_url
 
 SESSION_LOGIN_AT = "staff_login_at"
 SESSION_SEEN_AT = "staff_seen_at"
+# A request the page makes by itself (the dashboard's htmx poll) carries this header: it is
+# not someone at the keyboard, so it must not keep an unattended session alive.
+POLL_HEADER = "X-Background-Poll"
+# What a poll gets once the session has ended: htmx swaps it in and 286 stops the polling,
+# instead of the login page landing inside the panel.
+POLL_STOP_STATUS = 286
+
+
+def is_background_poll(request: HttpRequest) -> bool:
+    return request.headers.get(POLL_HEADER) == "1"
+
+
+def signed_out_poll_response() -> HttpResponse:
+    login = resolve_url(settings.LOGIN_URL)
+    fragment = (
+        '<p class="poll-ended" role="status"><strong>Signed out; not updating.</strong> '
+        f'<a href="{login}">Sign in again</a> to see new alarms.</p>'
+    )
+    response = HttpResponse(fragment, status=POLL_STOP_STATUS)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def is_loopback(address: str) -> bool:
@@ -68,6 +89,9 @@ class StaffSessionTimeoutMiddleware:
                 logout(request)
                 if request.path.startswith("/api/"):
                     return HttpResponse(status=401)
+                if is_background_poll(request):
+                    return signed_out_poll_response()
                 return redirect(f"{resolve_url(settings.LOGIN_URL)}?expired=1")
-            session[SESSION_SEEN_AT] = now
+            if not is_background_poll(request):
+                session[SESSION_SEEN_AT] = now
         return self.get_response(request)

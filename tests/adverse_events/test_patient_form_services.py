@@ -124,20 +124,26 @@ def test_a_red_flag_raises_an_alarm_and_an_on_call_alert_due_now(reached, clinic
     assert submission.red_flag
     alarm = Alarm.objects.get(submission=submission)
     assert alarm.clinic == clinic_a and alarm.acknowledged_at is None
-    alert = OutboxMessage.objects.get(idempotency_key=f"alarm:{alarm.pk}")
+    assert alarm.session == reached.session and submission.alarm == alarm
+    alert = OutboxMessage.objects.get(kind=MessageKind.RED_FLAG_ALERT)
     assert alert.kind == MessageKind.RED_FLAG_ALERT
     assert alert.to_address == clinic_a.on_call_email
     assert before <= alert.due_at <= timezone.now()
     assert alert.patient_id is None
 
 
-def test_the_red_flag_alert_names_no_patient_and_links_the_dashboard(reached):
+def test_the_red_flag_alert_names_no_patient_and_links_the_report(reached):
     patient = reached.session.patient
-    submission = record(reached.link, reactions=[reaction("face_throat_swelling")]).submission
-    alert = OutboxMessage.objects.get(idempotency_key=f"alarm:{submission.alarm.pk}")
+    submission = record(
+        reached.link,
+        reactions=[reaction("face_throat_swelling")],
+        free_text="My lips feel huge",
+    ).submission
+    alert = OutboxMessage.objects.get(context__alarm=submission.alarm.pk)
     text = f"{alert.subject}\n{alert.body}"
-    assert "/dashboard/" in text and "red-flag report arrived" in text
-    for detail in (patient.first_name, patient.last_name, "swelling", "throat"):
+    report = submission.reactions.get()
+    assert f"/reactions/{report.uuid}/" in text
+    for detail in (patient.first_name, patient.last_name, "lips feel huge"):
         assert detail.lower() not in text.lower()
 
 

@@ -154,7 +154,7 @@ LIST_QUERIES = {
     "reaction-terms": 9,
     "reactions": 8,
     "checkins": 8,
-    "alarms": 8,
+    "alarms": 10,  # + reactions and submissions of the page's alarms (issue 15)
 }
 
 
@@ -168,3 +168,23 @@ def test_every_list_costs_a_constant_number_of_queries(
         _grower(resource, clinic_a, practitioner_a),
         expected=LIST_QUERIES[resource],
     )
+
+
+def test_a_grouped_alarm_shows_its_reactions_severity_and_every_submission(
+    practitioner_client, clinic_a
+):
+    """GIVEN an alarm joined by a second red-flag submit of the same session
+    THEN the API lists both submissions, the red-flag reaction codes and the severity."""
+    from adverse_events.models import ReactionTerm, Submission
+    from tests.factories import SubmissionFactory
+
+    breathing = ReactionTerm.objects.get(code="breathing_difficulty")
+    alarm = AlarmFactory(clinic=clinic_a, severity=3, terms=[breathing])
+    later = SubmissionFactory(session=alarm.session, red_flag=True)
+    Submission.objects.filter(pk=later.pk).update(alarm=alarm)
+
+    body = practitioner_client.get(f"/api/v1/alarms/{alarm.uuid}/").json()
+    assert body["session"] == str(alarm.session.uuid)
+    assert body["submission"] == str(alarm.submission.uuid)
+    assert set(body["submissions"]) == {str(alarm.submission.uuid), str(later.uuid)}
+    assert body["reactions"] == ["breathing_difficulty"] and body["severity"] == 3

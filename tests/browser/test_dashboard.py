@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from django.urls import reverse
@@ -52,9 +53,23 @@ def _world(clinic, practitioner):
     alarm_session = TreatmentSessionFactory(
         clinic=clinic, patient=alarm_patient, practitioner=practitioner
     )
-    alarm = AlarmFactory(
-        clinic=clinic, submission=SubmissionFactory(session=alarm_session, red_flag=True)
+    breathing = ReactionTermFactory(
+        code="breathing_test", name="Dyspnoea / anaphylaxis", red_flag=True, display_order=180
     )
+    alarm = AlarmFactory(
+        clinic=clinic,
+        submission=SubmissionFactory(session=alarm_session, red_flag=True),
+        severity=3,
+        terms=[breathing],
+    )
+    flagged = ReactionReportFactory(
+        clinic=clinic,
+        session=alarm_session,
+        submission=alarm.submission,
+        term=breathing,
+        patient_severity=3,
+    )
+    AssessmentFactory(report=flagged)
     patient = PatientFactory(clinic=clinic, first_name="Min-ji", last_name="Park")
     session = TreatmentSessionFactory(
         clinic=clinic, patient=patient, practitioner=practitioner, performed_at=now
@@ -111,6 +126,13 @@ def test_a_practitioner_acknowledges_an_alarm_and_triages_a_report(page, clinic_
     page.goto(base + reverse("dashboard"))
     page.get_by_role("heading", name="Red-flag alarms").wait_for()
     assert page.get_by_role("link", name="Seo-yeon Kim", exact=True).is_visible()
+    card = page.locator(f"#alarm-{alarm.uuid}")
+    assert card.get_by_text("Dyspnoea / anaphylaxis").is_visible()
+    assert card.get_by_text("Severe", exact=True).is_visible()
+    assert card.get_by_role("link", name="Open the report").is_visible()
+    # The open red flag heads the triage queue, marked as one.
+    first = page.locator(".triage-row").first
+    assert "Red flag" in first.inner_text() and "Dyspnoea" in first.inner_text()
     assert page.get_by_role("heading", name="New reports to triage").is_visible()
     assert page.get_by_text("Bruising").first.is_visible()
     assert page.get_by_text("67%").is_visible()
@@ -125,7 +147,7 @@ def test_a_practitioner_acknowledges_an_alarm_and_triages_a_report(page, clinic_
     alarm.refresh_from_db()
     assert alarm.acknowledged_by == practitioner_a
 
-    page.get_by_role("link", name="Swelling").click()
+    page.get_by_role("link", name="Swelling", exact=True).click()
     page.get_by_role("heading", name="Triage: Swelling").wait_for()
     assert page.get_by_text("My cheeks are still red and warm.").is_visible()
     page.get_by_label("Triage status").select_option("reviewed")
@@ -190,4 +212,47 @@ def test_the_safety_lead_sees_the_clinical_panels_and_the_lot_signal(
     assert page.get_by_text("Rate signal").is_visible()
     assert page.get_by_role("link", name="Seo-yeon Kim", exact=True).is_visible()
     _shot(page, "dashboard_safety_lead")
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_red_flag_appears_on_an_open_dashboard_without_a_reload(
+    page, clinic_a, practitioner_a, settings
+):
+    """GIVEN a practitioner's dashboard open with no alarms, polling every second
+    WHEN a patient's red-flag report is recorded (through the service)
+    THEN its alarm card and the new triage count appear without a reload."""
+    from adverse_events.models import ReactionTerm
+    from adverse_events.services import submission_record
+    from adverse_events.vocabulary import load_terms
+    from tests.adverse_events.patient_form_world import reaction, session_with_link
+
+    if not ReactionTerm.objects.exists():  # transactional tests flush the vocabulary
+        load_terms(ReactionTerm)
+    settings.DASHBOARD_POLL_SECONDS = 1
+    reached = session_with_link(practitioner_a, first_name="Seo-yeon", last_name="Kim")
+    base = page.base_url
+    playwright_login(page, base, practitioner_a)
+    page.goto(base + reverse("dashboard"))
+    page.get_by_text("No open alarms.").wait_for()
+    assert page.locator("#triage-count").inner_text() == "0"
+    loads = []
+    page.on("load", lambda _: loads.append(1))
+
+    submission_record(
+        link=reached.link,
+        submission_id=uuid4(),
+        all_fine=False,
+        reactions=[reaction("breathing_difficulty", patient_severity=3)],
+    )
+    alarm = Alarm.objects.get()
+    card = page.locator(f"#alarm-{alarm.uuid}")
+    card.wait_for()
+    assert card.get_by_text("Dyspnoea / anaphylaxis").is_visible()
+    assert card.get_by_role("link", name="Open the report").is_visible()
+    page.wait_for_function("document.querySelector('#triage-count').textContent === '1'")
+    assert "Red flag" in page.locator(".triage-row").first.inner_text()
+    assert loads == []  # no reload: the panel was swapped in place
+    _shot(page, "dashboard_live_alarm", for_docs=True)
     assert page.console_errors == []
