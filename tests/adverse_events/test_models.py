@@ -171,6 +171,17 @@ REFUSALS = [
         "An acknowledgement records who made it.",
         changed(AlarmFactory, acknowledged_at=lambda _: timezone.now(), acknowledged_by=None),
     ),
+    refusal(
+        "alarm_one_open_per_session",
+        "This session already has an open red-flag alarm.",
+        duplicate(AlarmFactory, "session"),
+    ),
+    refusal(
+        "alarm_severity_1_to_3",
+        "Severity: mild, moderate or severe.",
+        changed(AlarmFactory, severity=5),
+        field_level=True,
+    ),
     # LotSignal
     refusal(
         "signal_kind_valid",
