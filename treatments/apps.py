@@ -7,8 +7,10 @@ class TreatmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox (a floor below) renders check-in messages through these.
-        from . import aftercare, checkins, recalls
+        from . import aftercare, checkins, entered_in_error, recalls
 
         checkins.register_renderers()
         aftercare.register_renderers()
         recalls.register_renderers()
+        # ... and refuses, at delivery, messages of a session entered in error.
+        entered_in_error.register_guards()
