@@ -3,10 +3,12 @@ check-ins, personal links), and gives its stock back up to the lot's quantity re
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 
 from clinic.core.exceptions import RuleViolation
@@ -27,6 +29,14 @@ pytestmark = pytest.mark.django_db
 def _memory_backends(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SMS_BACKEND = "patients.sms.MemorySMSBackend"
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """10:00 in Seoul, outside clinic A's quiet hours; move it with `.shift(delta)`."""
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Seoul"))
+    with time_machine.travel(start, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -52,7 +62,7 @@ def mark(session, user, reason="Wrong patient chosen."):
 
 
 def test_marked_before_the_sweep_nothing_is_sent_and_the_link_shows_the_neutral_page(
-    client, practitioner_a, one_minute_plan, monkeypatch, django_capture_on_commit_callbacks
+    client, practitioner_a, one_minute_plan, clock, monkeypatch, django_capture_on_commit_callbacks
 ):
     """GIVEN a session just logged (aftercare email queued, a check-in due in a minute)
     WHEN it is marked entered in error before the outbox sweep, and later the sweeps run
@@ -65,7 +75,8 @@ def test_marked_before_the_sweep_nothing_is_sent_and_the_link_shows_the_neutral_
 
     assert [m.kind for m in done.follow_up.stopped] == [MessageKind.AFTERCARE]
     sweep_and_deliver(monkeypatch, django_capture_on_commit_callbacks)
-    checkins.checkins_dispatch_due(now=session.performed_at + timedelta(minutes=5))
+    clock.shift(timedelta(minutes=5))
+    assert checkins.checkins_dispatch_due() == 0
     sweep_and_deliver(monkeypatch, django_capture_on_commit_callbacks)
     assert mail.outbox == []
     aftercare = OutboxMessage.objects.get(idempotency_key=f"aftercare:{session.pk}")
@@ -124,10 +135,11 @@ def test_a_check_in_queued_by_a_sweep_racing_the_marking_is_withdrawn_at_deliver
 
 
 def test_messages_already_sent_are_reported_and_the_check_in_links_are_revoked(
-    practitioner_a, one_minute_plan
+    practitioner_a, one_minute_plan, clock
 ):
     session = logged_session(practitioner_a)
-    checkins.checkins_dispatch_due(now=session.performed_at + timedelta(minutes=2))
+    clock.shift(timedelta(minutes=2))
+    checkins.checkins_dispatch_due()
     while (claim := outbox.outbox_claim_due()) is not None:
         for message_id in claim.message_ids:
             outbox.outbox_deliver(message_id=message_id, claim_token=claim.token)
