@@ -202,6 +202,12 @@ def session_log(
     if lot.product.clinic_id != clinic.pk:
         raise RuleViolation("This lot belongs to another clinic.", field="lot")
     if appointment is not None:
+        # Judge the appointment as it is now (a hold cleared or flagged since it was loaded).
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("clinic", "series")
+            .get(pk=appointment.pk)
+        )
         appointment_check_for_session(
             appointment=appointment, patient=patient, performed_at=performed_at
         )

@@ -295,11 +295,11 @@ def test_the_session_page_lists_what_entered_in_error_stopped_and_what_had_gone_
     url = reverse("clinical:session_entered_in_error", kwargs={"uuid": session.uuid})
 
     unconfirmed = practitioner_client.post(url, {"reason": "Wrong patient."})
-    assert "Tick the box" in field_errors(unconfirmed, "confirm")
+    assert "Tick the box" in field_errors(unconfirmed, "understood")
     session.refresh_from_db()
     assert session.status == SessionStatus.OPEN
 
-    response = practitioner_client.post(url, {"reason": "Wrong patient.", "confirm": "on"})
+    response = practitioner_client.post(url, {"reason": "Wrong patient.", "understood": "on"})
     assert response.status_code == 302
     said = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("1 unsent message stopped" in m for m in said)
@@ -320,7 +320,7 @@ def test_entered_in_error_after_a_downward_lot_correction_is_no_error_on_the_pag
     lot_correct(lot=lot, reason="Delivery note said 8", quantity_received=8)
     response = practitioner_client.post(
         reverse("clinical:session_entered_in_error", kwargs={"uuid": session.uuid}),
-        {"reason": "Never happened.", "confirm": "on"},
+        {"reason": "Never happened.", "understood": "on"},
     )
     assert response.status_code == 302
     said = " ".join(str(m) for m in get_messages(response.wsgi_request))

@@ -462,7 +462,7 @@ def test_a_session_entered_in_error_cancels_check_ins_and_returns_stock(
     before = lot.quantity_on_hand
     response = practitioner_client.post(
         url_for("session_entered_in_error", session),
-        {"reason": "Wrong patient chosen.", "confirm": "on"},
+        {"reason": "Wrong patient chosen.", "understood": "on"},
     )
     assert response.status_code == 302
     session.refresh_from_db()
@@ -472,7 +472,7 @@ def test_a_session_entered_in_error_cancels_check_ins_and_returns_stock(
     assert lot.quantity_on_hand == before + 1
     assert set(session.checkins.values_list("state", flat=True)) == {CheckInState.CANCELLED}
     again = practitioner_client.post(
-        url_for("session_entered_in_error", session), {"reason": "twice", "confirm": "on"}
+        url_for("session_entered_in_error", session), {"reason": "twice", "understood": "on"}
     )
     assert "already marked" in field_errors(again, "reason")
 
