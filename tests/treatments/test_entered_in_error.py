@@ -3,6 +3,7 @@ check-ins, personal links), and gives its stock back up to the lot's quantity re
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -10,12 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection, connections, transaction
 
 from clinic.core.exceptions import RuleViolation
 from clinic.core.models import CheckInPlanStep
 from patients import outbox, tasks
 from patients.models import CallTask, MessageKind, MessageState, OutboxMessage
 from tests.kit.world import logged_session, released_lot
+from tests.requirements import require_postgres
 from treatments import checkins
 from treatments.aftercare import session_link_url
 from treatments.entered_in_error import STOPPED_NOTE
@@ -223,3 +226,52 @@ def test_a_correction_leaving_stock_above_received_or_below_zero_names_the_field
     assert refused.value.field == field
     lot.refresh_from_db()
     assert (lot.quantity_received, lot.quantity_on_hand) == (10, 7)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgres_a_delivery_racing_the_marking_waits_for_it_and_sends_nothing(
+    practitioner_a,
+):
+    """GIVEN the aftercare email claimed and its delivery about to start on another
+    connection WHEN the session is marked entered in error in a transaction that has not
+    committed yet THEN the delivery's "send starting" UPDATE waits on the row lock, then
+    finds the row cancelled and sends nothing."""
+    require_postgres()
+    session = logged_session(practitioner_a)
+    claim = outbox.outbox_claim_due()
+    message_id = claim.message_ids[0]
+    outcome: dict[str, str] = {}
+    go = threading.Event()
+
+    def deliver() -> None:
+        go.wait()
+        try:
+            outcome["state"] = outbox.outbox_deliver(message_id=message_id, claim_token=claim.token)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=deliver)
+    worker.start()
+    with transaction.atomic():
+        mark(session, practitioner_a)
+        go.set()
+        # Commit only once the delivery is blocked on the message row's lock.
+        while not _a_backend_waits_on_a_lock():
+            worker.join(timeout=0.05)
+            assert worker.is_alive(), outcome
+    worker.join()
+    assert outcome["state"] == "skipped"
+    assert mail.outbox == []
+    assert OutboxMessage.objects.get(pk=message_id).state == MessageState.CANCELLED
+
+
+def _a_backend_waits_on_a_lock() -> bool:
+    with connections["default"].cursor() as cursor:
+        # Inside a transaction PostgreSQL keeps one snapshot of the statistics: drop it.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
