@@ -258,3 +258,10 @@ class EnteredInErrorForm(ClinicalForm):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    # It cannot be undone: the person says so first. (Not `confirm`: the sign form on the
+    # same page has that field, and ids must stay unique.)
+    understood = forms.BooleanField(
+        label="I understand this cannot be undone: the patient gets no more messages about "
+        "this session and its personal links stop working",
+        error_messages={"required": "Tick the box to confirm before marking the session."},
+    )

@@ -9,7 +9,8 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from adverse_events.models import ReactionReport
-from patients.models import OutboxMessage, Patient, PatientAccess
+from patients.models import MessageState, OutboxMessage, Patient, PatientAccess
+from treatments.entered_in_error import STOPPED_NOTE, session_messages
 from treatments.models import (
     CheckIn,
     LotStatus,
@@ -74,6 +75,31 @@ def patient_chart(*, patient: Patient, user: Any) -> Chart:
 def aftercare_message(session: TreatmentSession) -> OutboxMessage | None:
     """The aftercare email or SMS the workflow queued for this session, if any."""
     return OutboxMessage.objects.filter(idempotency_key=f"aftercare:{session.pk}").first()
+
+
+@dataclass
+class FollowUpMessages:
+    """A session's messages as the session page lists them: for a session entered in error,
+    what the marking stopped and what had already gone out (or was going out)."""
+
+    messages: list[OutboxMessage]
+
+    @property
+    def stopped(self) -> list[OutboxMessage]:
+        return [
+            m
+            for m in self.messages
+            if m.state == MessageState.CANCELLED and m.last_error == STOPPED_NOTE
+        ]
+
+    @property
+    def sent(self) -> list[OutboxMessage]:
+        return [m for m in self.messages if m.state in (MessageState.SENT, MessageState.CLAIMED)]
+
+
+def session_follow_up_messages(session: TreatmentSession) -> FollowUpMessages:
+    """Every message of the session (aftercare, check-ins, reminders), in two queries."""
+    return FollowUpMessages(messages=session_messages(session))
 
 
 def lots_matching_number(*, clinic: Any, lot_number: str) -> list[ProductLot]:

@@ -28,5 +28,10 @@ urlpatterns = [
         views.session_entered_in_error,
         name="session_entered_in_error",
     ),
+    path(
+        "sessions/<uuid:uuid>/clear-hold/",
+        views.session_clear_hold,
+        name="session_clear_hold",
+    ),
     path("sessions/<uuid:uuid>/aftercare/", views.session_aftercare, name="aftercare"),
 ]

@@ -25,7 +25,9 @@ from clinic.core.models import CLINICAL_ROLES
 from clinic.core.otp import qr_svg
 from clinic.workflows import screening_evaluate, session_log
 from patients.models import Patient
+from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, URGENT, session_link_url
+from treatments.forms_booking import ClearHoldForm
 from treatments.models import Appointment, TreatedArea, TreatmentSession
 from treatments.services import (
     SESSION_EDITABLE_FIELDS,
@@ -47,6 +49,7 @@ from .selectors import (
     aftercare_message,
     lots_usable_today,
     patient_chart,
+    session_follow_up_messages,
     sessions_with_follow_up,
 )
 
@@ -109,8 +112,33 @@ def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpRespons
     return _log(request, appointment.patient, appointment=appointment)
 
 
+HOLD_PREFIX = "hold"
+
+
+def _clear_hold(request: HttpRequest, appointment: Appointment, form: ClearHoldForm) -> bool:
+    """Clear the appointment's safety hold from a clinical page; errors go beside the fields."""
+    if not form.is_valid():
+        return False
+    try:
+        booking.appointment_clear_hold(
+            appointment=appointment, user=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ClinicError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return False
+    messages.success(request, "Safety hold cleared; the reason is kept with your name.")
+    return True
+
+
 def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | None) -> Any:
     data = request.POST if request.method == "POST" else None
+    hold_form = ClearHoldForm(prefix=HOLD_PREFIX)
+    if data is not None and appointment is not None and "clear_hold" in data:
+        # The hold's own form on this page: clear it, then log the session.
+        hold_form = ClearHoldForm(data, prefix=HOLD_PREFIX)
+        if _clear_hold(request, appointment, hold_form):
+            return redirect(request.path)
+        data = None
     form = SessionLogForm(data, clinic=patient.clinic, initial={"units_used": 1})
     if data is not None and form.is_valid():
         try:
@@ -141,6 +169,7 @@ def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | N
                 patient=patient, delivery_method=method, answers=form.answers()
             ),
             "lot_options": lots_usable_today(clinic=patient.clinic),
+            "hold_form": hold_form,
         },
         status=200,
     )
@@ -173,6 +202,8 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: Any)
         "sign_form": forms.get("sign_form") or SignForm(),
         "addendum_form": forms.get("addendum_form") or AddendumForm(),
         "error_form": forms.get("error_form") or EnteredInErrorForm(),
+        "hold_form": forms.get("hold_form") or ClearHoldForm(prefix=HOLD_PREFIX),
+        "follow_up": session_follow_up_messages(session),
     }
     return render(request, "clinic/session_detail.html", context)
 
@@ -250,19 +281,50 @@ def session_entered_in_error(request: HttpRequest, uuid: Any) -> HttpResponse:
     form = EnteredInErrorForm(request.POST)
     if form.is_valid():
         try:
-            session_mark_entered_in_error(
+            done = session_mark_entered_in_error(
                 session=session, user=request.user, reason=form.cleaned_data["reason"]
             )
         except ClinicError as error:
             form.add_error("reason", error.message)
         else:
+            stopped = len(done.follow_up.stopped)
             messages.success(
                 request,
-                "Session marked entered in error: its pending check-ins are cancelled and "
-                "its stock returned to the lot.",
+                f"Session marked entered in error: {stopped} unsent message"
+                f"{'s' if stopped != 1 else ''} stopped, its check-ins cancelled and its "
+                "personal links ended.",
             )
+            unit = session.lot.product.unit
+            if done.units_not_returned:
+                messages.warning(
+                    request,
+                    f"{done.units_returned} of {session.units_used} {unit}(s) went back to lot "
+                    f"{session.lot.lot_number}: its received quantity was corrected to "
+                    f"{session.lot.quantity_received}, so {done.units_not_returned} could not "
+                    "be returned. The lot's history records it; count the stock.",
+                )
+            else:
+                messages.info(
+                    request,
+                    f"{done.units_returned} {unit}(s) went back to lot {session.lot.lot_number}.",
+                )
             return redirect("clinical:session", uuid=session.uuid)
     return _session_page(request, session, error_form=form)
+
+
+@clinical
+@require_POST
+def session_clear_hold(request: HttpRequest, uuid: Any) -> HttpResponse:
+    """Clear the safety hold of the session's appointment (left open by a session logged
+    before holds blocked it): its own step, with a reason and a confirmation."""
+    session = _session(request, uuid)
+    form = ClearHoldForm(request.POST, prefix=HOLD_PREFIX)
+    if session.appointment is None:
+        form.is_valid()
+        form.add_error(None, "This session has no appointment.")
+    elif _clear_hold(request, session.appointment, form):
+        return redirect("clinical:session", uuid=session.uuid)
+    return _session_page(request, session, hold_form=form)
 
 
 @clinical

@@ -8,12 +8,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
 from adverse_events.models import Alarm, Outcome, ReactionReport
-from clinic.core.exceptions import NotAllowed, RuleViolation
+from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
 from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import Membership, Role
 from patients import outbox
@@ -125,6 +126,49 @@ def screening_evaluate(
     return Screening(findings=found)
 
 
+# An appointment a session may be logged against (a completed one has its session already).
+SESSION_APPOINTMENT_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+
+
+def appointment_check_for_session(
+    *, appointment: Appointment, patient: Patient, performed_at: datetime | None = None
+) -> None:
+    """The rules for logging a session against an appointment, each refused on the
+    `appointment` field: the same patient, a booked or arrived appointment, on that
+    appointment's own day (clinic time), and no open safety hold. A screening override does
+    not clear a hold: clearing it is its own recorded step (`booking.appointment_clear_hold`).
+    """
+    if appointment.patient_id != patient.pk:
+        raise RuleViolation("The appointment is for another patient.", field="appointment")
+    if appointment.status not in SESSION_APPOINTMENT_STATUSES:
+        raise RuleViolation(
+            f"This appointment is {appointment.get_status_display().lower()}: a session can "
+            "be logged only against a booked or arrived appointment.",
+            field="appointment",
+            code="appointment_not_open",
+        )
+    clinic = appointment.clinic
+    zone = ZoneInfo(clinic.time_zone)
+    day = appointment.starts_at.astimezone(zone).date()
+    session_day = (performed_at or timezone.now()).astimezone(zone).date()
+    if session_day != day:
+        raise RuleViolation(
+            f"This appointment is on {day:%a %d %b %Y} (clinic time); a session can be logged "
+            f"against it only on that day, not on {session_day:%a %d %b %Y}. Log the session "
+            "without the appointment, or reschedule the appointment.",
+            field="appointment",
+            code="appointment_other_day",
+        )
+    if appointment.hold_open:
+        raise RuleViolation(
+            "This appointment is on safety hold: a practitioner must clear the hold, saying "
+            "why treatment may go ahead, before the session is logged. A screening override "
+            "does not clear it.",
+            field="appointment",
+            code="safety_hold_open",
+        )
+
+
 @transaction.atomic
 def session_log(
     *,
@@ -164,12 +208,21 @@ def session_log(
         raise NotAllowed("Only a practitioner of this clinic can log a session.")
     if lot.product.clinic_id != clinic.pk:
         raise RuleViolation("This lot belongs to another clinic.", field="lot")
-    if appointment is not None and appointment.patient_id != patient.pk:
-        raise RuleViolation("The appointment is for another patient.", field="appointment")
-    # Before screening and stock: a repeat of this form must not take the lot's last vial.
+    # Before screening and stock: a repeat of this form must not take the lot's last vial
+    # (nor be refused because the first one completed the appointment).
     earlier = form_token_claim(token=form_token, model=TreatmentSession, clinic=clinic)
     if earlier is not None:
         return earlier
+    if appointment is not None:
+        # Judge the appointment as it is now (a hold cleared or flagged since it was loaded).
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("clinic", "series")
+            .get(pk=appointment.pk)
+        )
+        appointment_check_for_session(
+            appointment=appointment, patient=patient, performed_at=performed_at
+        )
 
     answers = {k: bool(v) for k, v in (screening_answers or {}).items()}
     screening = screening_evaluate(
@@ -225,7 +278,18 @@ def session_log(
 
     checkins_plan(session=session)
     if appointment is not None:
-        Appointment.objects.filter(pk=appointment.pk).update(status=AppointmentStatus.COMPLETED)
+        # Conditional: a hold flagged (or a status changed) since the check above refuses.
+        completed = Appointment.objects.filter(
+            pk=appointment.pk,
+            status__in=SESSION_APPOINTMENT_STATUSES,
+        ).exclude(safety_hold=True, hold_cleared_at__isnull=True)
+        if not completed.update(status=AppointmentStatus.COMPLETED):
+            raise Conflict(
+                "The appointment changed while the session was being saved (a safety hold or "
+                "its status). Nothing was saved; reload the page.",
+                field="appointment",
+                code="appointment_changed",
+            )
     outbox.message_to_patient(
         patient=patient,
         kind=MessageKind.AFTERCARE,

@@ -23,13 +23,19 @@ repeat.
 
 Apps above this floor register a renderer per message kind (`register_renderer`) to build
 subject and body at delivery time (link-bearing messages mint their link then, so the plain
-token is never stored) and to hear about the outcome.
+token is never stored) and to hear about the outcome. They may also register a guard per kind
+(`register_guard`), asked just before rendering whether the message is still wanted: a guard
+raises `DeliveryWithdrawn` (a session entered in error after its message was queued or
+claimed), and the row is cancelled, not sent, and no call task is opened.
+
+    claimed --guard withdraws--> cancelled
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -108,6 +114,28 @@ def register_renderer(kind: str, renderer: Renderer) -> None:
 
 def renderer_for(kind: str) -> Renderer:
     return _renderers.get(kind, FixedTextRenderer())
+
+
+class DeliveryWithdrawn(PermanentDeliveryError):
+    """The message is no longer wanted (what it is about was entered in error): it is
+    cancelled, never sent, and no call task is opened (there is nobody to call about it)."""
+
+
+Guard = Callable[[OutboxMessage], None]
+_guards: dict[str, list[Guard]] = {}
+
+
+def register_guard(kind: str, guard: Guard) -> None:
+    """`guard(message)` runs at delivery before the renderer; it raises DeliveryWithdrawn
+    when the message must not go out any more. Registering the same guard twice is a no-op."""
+    guards = _guards.setdefault(kind, [])
+    if guard not in guards:
+        guards.append(guard)
+
+
+def _check_guards(message: OutboxMessage) -> None:
+    for guard in _guards.get(message.kind, ()):
+        guard(message)
 
 
 # --- queueing ------------------------------------------------------------------------------
@@ -410,12 +438,15 @@ def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
     repeat_suspected = message.send_started_at is not None
     renderer = renderer_for(message.kind)
     try:
+        _check_guards(message)
         rendered = renderer.render(message)
         if not _send_starting(message, token):
             return "skipped"
         provider_id = _send(message, rendered)
     except TransientDeliveryError as exc:
         return _after_failure(message, token, str(exc), transient=True)
+    except DeliveryWithdrawn as exc:
+        return _withdrawn(message, token, str(exc))
     except PermanentDeliveryError as exc:
         return _after_failure(message, token, str(exc), transient=False)
 
@@ -443,6 +474,22 @@ def outbox_deliver(*, message_id: int, claim_token: uuid.UUID | str) -> str:
         message.state, message.sent_at = MessageState.SENT, now
         renderer.on_sent(message)  # same transaction as the sent state
     return MessageState.SENT
+
+
+def _withdrawn(message: OutboxMessage, token: uuid.UUID, why: str) -> str:
+    """A guard withdrew the message before anything was sent: cancelled, no call task, and
+    the renderer hears nothing (it was not a failure to reach the patient)."""
+    changed = OutboxMessage.objects.filter(
+        pk=message.pk, claim_token=token, state=MessageState.CLAIMED
+    ).update(
+        state=MessageState.CANCELLED,
+        last_error=why[:1000],
+        claim_token=None,
+        lease_expires_at=None,
+        send_started_at=None,
+    )
+    logger.info("outbox message %s withdrawn before sending", message.pk)
+    return MessageState.CANCELLED if changed else "skipped"
 
 
 def _after_failure(message: OutboxMessage, token: uuid.UUID, error: str, *, transient: bool) -> str:

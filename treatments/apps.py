@@ -7,9 +7,11 @@ class TreatmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox (a floor below) renders this app's patient messages through these.
-        from . import aftercare, booking, checkins, recalls
+        from . import aftercare, booking, checkins, entered_in_error, recalls
 
         checkins.register_renderers()
         aftercare.register_renderers()
         recalls.register_renderers()
         booking.register_renderers()
+        # ... and refuses, at delivery, messages of a session entered in error.
+        entered_in_error.register_guards()

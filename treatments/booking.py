@@ -591,8 +591,12 @@ def appointment_flag_hold(*, appointment: Appointment) -> Appointment:
     return appointment
 
 
+@transaction.atomic
 def appointment_clear_hold(*, appointment: Appointment, user, reason: str) -> Appointment:
-    """A practitioner clears a safety hold, saying why treatment may go ahead."""
+    """A practitioner clears a safety hold, saying why treatment may go ahead: its own
+    recorded step (who, when and why on the appointment, and a history row with the same
+    user and reason). Until then the appointment cannot be completed (no session can be
+    logged against it); a screening override on the session does not clear it."""
     reason = (reason or "").strip()
     if (
         not Membership.objects.active()
@@ -602,17 +606,26 @@ def appointment_clear_hold(*, appointment: Appointment, user, reason: str) -> Ap
         raise NotAllowed("Only a practitioner of this clinic can clear a safety hold.")
     if not reason:
         raise RuleViolation("Say why treatment may go ahead.", field="reason")
-    changed = Appointment.objects.filter(
+    now = timezone.now()
+    # The base manager: the history row is written below, with who and why, only when the
+    # hold was open (two clicks clear it once).
+    changed = Appointment._base_manager.filter(
         pk=appointment.pk, safety_hold=True, hold_cleared_at__isnull=True
     ).update(
         hold_cleared_by=user,
-        hold_cleared_at=timezone.now(),
+        hold_cleared_at=now,
         hold_clearance_reason=reason,
-        updated_at=timezone.now(),
+        updated_at=now,
     )
     appointment.refresh_from_db()
     if not changed:
-        raise RuleViolation("This appointment has no open safety hold.")
+        raise RuleViolation("This appointment has no open safety hold.", field="reason")
+    Appointment.history.bulk_history_create(
+        [appointment],
+        update=True,
+        default_user=user,
+        default_change_reason=f"Safety hold cleared: {reason}"[:100],
+    )
     return appointment
 
 

@@ -174,13 +174,11 @@ def _copy_planned(planned: list[tuple[int, str, str, datetime]]) -> bool:
 
 
 def checkins_cancel_for_session(*, session: TreatmentSession) -> int:
-    """A session entered in error: its pending check-ins and their messages stop."""
-    pending = CheckIn.objects.filter(session=session, state__in=OPEN_STATES)
-    message_ids = [m for m in pending.values_list("message_id", flat=True) if m]
-    OutboxMessage.objects.filter(pk__in=message_ids, state="pending").update(
-        state="cancelled", last_error="Session entered in error."
+    """A session entered in error: its open check-ins stop (their messages and links are
+    stopped by `entered_in_error.session_follow_up_stop`, which calls this)."""
+    return CheckIn.objects.filter(session=session, state__in=OPEN_STATES).update(
+        state=CheckInState.CANCELLED
     )
-    return pending.update(state=CheckInState.CANCELLED)
 
 
 def checkins_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> int:

@@ -112,3 +112,8 @@ class ClearHoldForm(AccessibleErrorsMixin, forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # Clearing cannot be undone: the person says so first.
+    confirm = forms.BooleanField(
+        label="I have reviewed the patient's reactions and alarms; treatment may go ahead",
+        error_messages={"required": "Tick the box to confirm before clearing the hold."},
+    )

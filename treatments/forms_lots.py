@@ -133,7 +133,18 @@ class LotCorrectForm(LotFieldsForm):
         cleaned = super().clean()
         received, on_hand = cleaned.get("quantity_received"), cleaned.get("quantity_on_hand")
         if received is not None and on_hand is not None and on_hand > received:
-            self.add_error("quantity_on_hand", "A lot cannot hold more than was received.")
+            # Name the field the person changed: lowering the received quantity below the
+            # stock is a mistake in that field, not in the count they left alone.
+            if "quantity_on_hand" in self.changed_data or "quantity_received" not in (
+                self.changed_data
+            ):
+                self.add_error("quantity_on_hand", "A lot cannot hold more than was received.")
+            else:
+                self.add_error(
+                    "quantity_received",
+                    f"{on_hand} are on hand: the quantity received cannot be less. Correct "
+                    "the quantity on hand too (count the stock).",
+                )
         return cleaned
 
 

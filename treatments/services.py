@@ -7,6 +7,7 @@ workflow lives on the top floor (`clinic/workflows.py`) and calls the pieces her
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from clinic.core.exceptions import Conflict, RuleViolation
 from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import Membership, Role
 
-from .checkins import checkins_cancel_for_session
+from .entered_in_error import FollowUpStopped, session_follow_up_stop
 from .models import (
     LotStatus,
     Product,
@@ -136,12 +137,45 @@ def lot_correct(*, lot: ProductLot, reason: str, **changes) -> ProductLot:
         changes["lot_number"] = changes["lot_number"].strip()
     if not any(getattr(locked, name) != value for name, value in changes.items()):
         raise RuleViolation("Nothing was changed.", field="reason", code="no_change")
+    _lot_stock_check(locked, changes)
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.full_clean()
     locked._change_reason = reason
     locked.save()
     return locked
+
+
+def _lot_stock_check(locked: ProductLot, changes: dict) -> None:
+    """Refuse a correction that would leave the stock below zero or above the quantity
+    received, naming the field to fix, against the locked row (stock a session took while
+    the form was open counts)."""
+    unit = locked.product.unit
+    received = changes.get("quantity_received", locked.quantity_received)
+    on_hand = changes.get("quantity_on_hand", locked.quantity_on_hand)
+    if received is None or on_hand is None:
+        return  # a missing value: full_clean names the field
+    if on_hand < 0:
+        raise RuleViolation(
+            "The quantity on hand cannot be below zero.",
+            field="quantity_on_hand",
+            code="stock_below_zero",
+        )
+    if on_hand <= received:
+        return
+    if "quantity_on_hand" in changes:
+        raise RuleViolation(
+            f"A lot cannot hold more than was received: {on_hand} on hand, {received} received.",
+            field="quantity_on_hand",
+            code="stock_above_received",
+        )
+    raise RuleViolation(
+        f"Lot {locked.lot_number} has {locked.quantity_on_hand} {unit}(s) on hand, more than "
+        f"{received}. Correct the quantity on hand too (count the stock), or enter a received "
+        "quantity of at least what is on hand.",
+        field="quantity_received",
+        code="stock_above_received",
+    )
 
 
 # Lot status: which states each action may start from. Recalled is final.
@@ -271,9 +305,30 @@ def lot_consume(*, lot: ProductLot, units: int, on_date: date) -> ProductLot:
     return lot
 
 
-def lot_return(*, lot: ProductLot, units: int) -> None:
-    """Put units back (a session entered in error)."""
-    ProductLot.objects.filter(pk=lot.pk).update(quantity_on_hand=F("quantity_on_hand") + units)
+def lot_return(*, lot: ProductLot, units: int, user=None) -> int:
+    """Put a session's units back into its lot (the session was entered in error), never
+    above the quantity received, and return how many went back.
+
+    A lot whose received quantity was corrected down after the session may have no room for
+    them all: it takes back what fits (stock reaches the quantity received) and the rest is
+    not returned. Either way the lot's history gets a row saying how many of how many went
+    back, so a stock count can settle the difference. Call inside a transaction; the row is
+    locked while it changes, like `lot_correct`.
+    """
+    locked = ProductLot.objects.select_for_update(of=("self",)).get(pk=lot.pk)
+    room = max(0, locked.quantity_received - locked.quantity_on_hand)
+    returned = min(units, room)
+    short = units - returned
+    reason = f"Session entered in error: {returned} of {units} returned"
+    if short:
+        reason += f", {short} over the {locked.quantity_received} received"
+    locked.quantity_on_hand += returned
+    locked._change_reason = reason[:100]
+    if user is not None:
+        locked._history_user = user
+    locked.save(update_fields=["quantity_on_hand", "updated_at"])
+    lot.quantity_on_hand = locked.quantity_on_hand
+    return returned
 
 
 def safety_lead_emails(clinic) -> list[str]:
@@ -384,9 +439,31 @@ def session_add_addendum(
     return addendum
 
 
+@dataclass(frozen=True)
+class EnteredInError:
+    """What marking a session entered in error did (the page and the API report it)."""
+
+    session: TreatmentSession
+    units_returned: int
+    units_not_returned: int
+    follow_up: FollowUpStopped
+
+
 @transaction.atomic
-def session_mark_entered_in_error(*, session: TreatmentSession, user, reason: str) -> None:
-    """Mark a session logged in error: pending check-ins cancelled, stock returned."""
+def session_mark_entered_in_error(
+    *, session: TreatmentSession, user, reason: str
+) -> EnteredInError:
+    """Mark a session logged in error and stop everything that flows from it: its unsent
+    messages (aftercare, check-ins, reminders) are cancelled, its open check-ins cancelled,
+    its personal links revoked (`entered_in_error.session_follow_up_stop`), and its units go
+    back to the lot.
+
+    Stock: the units go back up to the lot's quantity received. When the received quantity
+    was corrected below what the return needs, the lot takes back what fits and the rest is
+    not returned; the lot's history records "n of m returned" (see `lot_return`), and the
+    result says how many were not returned. Marking never fails because of stock: stopping
+    the patient's messages matters more than the count, which a stock count settles.
+    """
     reason = (reason or "").strip()
     if not reason:
         raise RuleViolation("Say why the session was entered in error.", field="reason")
@@ -400,7 +477,13 @@ def session_mark_entered_in_error(*, session: TreatmentSession, user, reason: st
         )
     )
     if not changed:
-        raise RuleViolation("This session is already marked entered in error.")
-    checkins_cancel_for_session(session=session)
-    lot_return(lot=session.lot, units=session.units_used)
+        raise RuleViolation("This session is already marked entered in error.", field="reason")
     session.refresh_from_db()
+    follow_up = session_follow_up_stop(session=session)
+    returned = lot_return(lot=session.lot, units=session.units_used, user=user)
+    return EnteredInError(
+        session=session,
+        units_returned=returned,
+        units_not_returned=session.units_used - returned,
+        follow_up=follow_up,
+    )

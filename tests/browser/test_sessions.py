@@ -158,3 +158,53 @@ def test_a_safety_lead_receives_and_corrects_a_lot(page, clinic_a, safety_lead_a
     shot(page, "product-list")
     assert page.console_errors == []
     assert product.lots.get().supplier == "ExoLab Seoul"
+
+
+def test_a_practitioner_clears_a_safety_hold_then_marks_the_session_entered_in_error(
+    page, clinic_a, practitioner_a
+):
+    """GIVEN an arrived appointment on safety hold WHEN the practitioner opens its log-session
+    page THEN the hold is shown; clearing it asks for a reason and a confirmation. Once the
+    session is logged and then marked entered in error (confirmed), its page lists the
+    aftercare message as stopped."""
+    from tests.factories import AppointmentFactory
+    from treatments.models import Appointment, AppointmentStatus
+
+    default_plan(clinic_a)
+    patient = PatientFactory(clinic=clinic_a, first_name="Mina", last_name="Park")
+    now = timezone.now()
+    appointment = AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner_a,
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        status=AppointmentStatus.ARRIVED,
+        safety_hold=True,
+    )
+    playwright_login(page, page.base_url, practitioner_a)
+    url = reverse("clinical:session_new_from_appointment", kwargs={"uuid": appointment.uuid})
+    page.goto(page.base_url + url)
+    hold = page.locator("#safety-hold")
+    expect(hold).to_contain_text("Needs practitioner clearance")
+    shot(page, "session-log-safety-hold")
+    hold.get_by_label("Why treatment may go ahead").fill("Swelling resolved on review today.")
+    hold.get_by_role("button", name="Clear hold").click()
+    expect(page.locator("#id_hold-confirm_errors")).to_contain_text("Tick the box")
+    page.locator("#safety-hold").get_by_label("Why treatment may go ahead").fill(
+        "Swelling resolved on review today."
+    )
+    page.locator("#id_hold-confirm").check()
+    page.locator("#safety-hold").get_by_role("button", name="Clear hold").click()
+    expect(page.locator("#safety-hold")).to_contain_text("Safety hold cleared by")
+    assert not Appointment.objects.get(pk=appointment.pk).hold_open
+
+    session = logged_session(practitioner_a, patient=patient, appointment=appointment)
+    page.goto(page.base_url + reverse("clinical:session", kwargs={"uuid": session.uuid}))
+    page.get_by_label("Why was this session entered in error?").fill("Wrong patient chosen.")
+    page.locator("#id_understood").check()
+    page.get_by_role("button", name="Mark entered in error").click()
+    stopped = page.locator("#messages-stopped")
+    expect(stopped).to_contain_text("Aftercare instructions")
+    shot(page, "session-entered-in-error")
+    assert TreatmentSession.objects.get(pk=session.pk).status == SessionStatus.ENTERED_IN_ERROR
+    assert page.console_errors == []

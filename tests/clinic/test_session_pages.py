@@ -318,7 +318,13 @@ def test_a_laser_session_keeps_its_settings_and_drops_the_needle_depth(
 def test_a_session_logged_from_an_appointment_completes_it_and_is_logged_once(
     practitioner_client, practitioner_a, patient, lot
 ):
-    appointment = AppointmentFactory(patient=patient, practitioner=practitioner_a)
+    now = timezone.now()  # a session goes only on its appointment's own day
+    appointment = AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner_a,
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+    )
     url = reverse("clinical:session_new_from_appointment", kwargs={"uuid": appointment.uuid})
     practitioner_client.post(url, session_post(lot))
     session = TreatmentSession.objects.get(patient=patient)
@@ -455,7 +461,8 @@ def test_a_session_entered_in_error_cancels_check_ins_and_returns_stock(
     lot.refresh_from_db()
     before = lot.quantity_on_hand
     response = practitioner_client.post(
-        url_for("session_entered_in_error", session), {"reason": "Wrong patient chosen."}
+        url_for("session_entered_in_error", session),
+        {"reason": "Wrong patient chosen.", "understood": "on"},
     )
     assert response.status_code == 302
     session.refresh_from_db()
@@ -465,7 +472,7 @@ def test_a_session_entered_in_error_cancels_check_ins_and_returns_stock(
     assert lot.quantity_on_hand == before + 1
     assert set(session.checkins.values_list("state", flat=True)) == {CheckInState.CANCELLED}
     again = practitioner_client.post(
-        url_for("session_entered_in_error", session), {"reason": "twice"}
+        url_for("session_entered_in_error", session), {"reason": "twice", "understood": "on"}
     )
     assert "already marked" in field_errors(again, "reason")
 

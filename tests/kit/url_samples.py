@@ -102,6 +102,7 @@ def _clinical_appointment(world: MatrixWorld) -> dict[str, Any]:
 @url_kwargs("clinical:session_sign")
 @url_kwargs("clinical:session_addendum")
 @url_kwargs("clinical:session_entered_in_error")
+@url_kwargs("clinical:session_clear_hold")
 @url_kwargs("clinical:aftercare")
 def _clinical_session(world: MatrixWorld) -> dict[str, Any]:
     return {"uuid": _sample_session(world).uuid}
@@ -327,6 +328,7 @@ def _api_alarm(world: MatrixWorld) -> dict[str, Any]:
 
 
 @url_kwargs("api:session-detail")
+@url_kwargs("api:session-entered-in-error")
 def _api_session(world: MatrixWorld) -> dict[str, Any]:
     return {"uuid": _sample_session(world).uuid}
 

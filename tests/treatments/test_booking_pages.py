@@ -163,7 +163,11 @@ def test_the_front_desk_sees_only_that_a_session_needs_clearance(
     assert front_desk_client.post(clear, {"reason": "x"}).status_code == 403
     response = practitioner_client.post(clear, {"reason": ""})
     assert response.status_code == 400 and 'id="id_reason_errors"' in response.content.decode()
-    assert practitioner_client.post(clear, {"reason": "Reviewed, resolved"}).status_code == 302
+    unconfirmed = practitioner_client.post(clear, {"reason": "Reviewed, resolved"})
+    assert unconfirmed.status_code == 400
+    assert 'id="id_confirm_errors"' in unconfirmed.content.decode()
+    confirmed = {"reason": "Reviewed, resolved", "confirm": "on"}
+    assert practitioner_client.post(clear, confirmed).status_code == 302
     first.refresh_from_db()
     assert not first.hold_open
 

@@ -171,6 +171,25 @@ class SessionLogSerializer(serializers.Serializer):
     performed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
+class SessionEnteredInErrorSerializer(serializers.Serializer):
+    """Input of marking a session entered in error (treatments.services)."""
+
+    reason = serializers.CharField(max_length=2000, help_text="Why it was entered in error.")
+
+
+class SessionEnteredInErrorResultSerializer(serializers.Serializer):
+    session = SessionSerializer()
+    units_returned = serializers.IntegerField(help_text="Units put back into the lot.")
+    units_not_returned = serializers.IntegerField(
+        help_text="Units that did not fit: the lot's received quantity was corrected below "
+        "what the return needed (the lot's history records it)."
+    )
+    messages_stopped = serializers.IntegerField(help_text="Unsent messages cancelled.")
+    messages_already_sent = serializers.IntegerField(
+        help_text="Messages that had already gone out (or were going out) to the patient."
+    )
+
+
 class ProductSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     clinic = ref()
@@ -347,8 +366,19 @@ class LotCorrectSerializer(_LotFields):
         received = attrs.get("quantity_received", lot.quantity_received)
         on_hand = attrs.get("quantity_on_hand", lot.quantity_on_hand)
         if on_hand > received:
+            # Name the field that was sent: a lower received quantity alone is refused on
+            # `quantity_received` (treatments.services.lot_correct checks again, locked).
+            if "quantity_on_hand" in attrs:
+                raise serializers.ValidationError(
+                    {"quantity_on_hand": ["A lot cannot hold more than was received."]}
+                )
             raise serializers.ValidationError(
-                {"quantity_on_hand": ["A lot cannot hold more than was received."]}
+                {
+                    "quantity_received": [
+                        f"{on_hand} are on hand: the quantity received cannot be less. "
+                        "Send the counted quantity_on_hand too."
+                    ]
+                }
             )
         return attrs
 

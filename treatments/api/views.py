@@ -1,5 +1,5 @@
 """/api/v1/ appointments (reschedule, cancel, arrive, no-show, clear a hold), series (book),
-sessions (log), products (add), lots (receive, correct), check-ins.
+sessions (log, entered in error), products (add), lots (receive, correct), check-ins.
 
 Writes call the same workflows and services as the pages, with the same roles:
 `clinic.workflows.session_log` (screening, lot rules, stock), `series_book_with_safety_hold`
@@ -36,6 +36,7 @@ from treatments.services import (
     lot_receive,
     lot_release,
     product_create,
+    session_mark_entered_in_error,
 )
 
 from . import filters
@@ -55,6 +56,8 @@ from .serializers import (
     RescheduleSerializer,
     SeriesBookSerializer,
     SeriesSerializer,
+    SessionEnteredInErrorResultSerializer,
+    SessionEnteredInErrorSerializer,
     SessionLogSerializer,
     SessionSerializer,
 )
@@ -172,6 +175,33 @@ class SessionViewSet(mixins.CreateModelMixin, ReadViewSet):
         )
         fresh = self.get_queryset().get(pk=session.pk)
         return self.created_response(SessionSerializer(fresh).data, session)
+
+    @extend_schema(
+        request=SessionEnteredInErrorSerializer,
+        responses={200: SessionEnteredInErrorResultSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="entered-in-error", url_name="entered-in-error")
+    def entered_in_error(self, request: Any, uuid: str | None = None) -> Response:
+        """Mark a session entered in error: its unsent messages are stopped, its check-ins
+        cancelled, its personal links revoked and its units returned to the lot up to the
+        quantity received (what does not fit is `units_not_returned`, never an error).
+        Marking it twice is a 400 on `reason`."""
+        session = self.get_object()
+        data = SessionEnteredInErrorSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        done = session_mark_entered_in_error(
+            session=session, user=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(
+            {
+                "session": SessionSerializer(self.get_queryset().get(pk=session.pk)).data,
+                "units_returned": done.units_returned,
+                "units_not_returned": done.units_not_returned,
+                "messages_stopped": len(done.follow_up.stopped),
+                "messages_already_sent": len(done.follow_up.already_sent)
+                + len(done.follow_up.in_flight),
+            }
+        )
 
 
 class ProductViewSet(mixins.CreateModelMixin, ReadViewSet):
