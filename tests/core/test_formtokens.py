@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ import time_machine
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from clinic.api.models import IdempotencyRecord
 from clinic.core.exceptions import Conflict, RuleViolation
@@ -307,7 +308,13 @@ def test_a_token_used_for_something_else_is_refused_naming_the_field(
 
 
 def test_the_log_form_of_an_appointment_posted_twice_lands_on_its_session(world: World) -> None:
-    appointment = AppointmentFactory(patient=world.patient, practitioner=world.practitioner)
+    now = timezone.now()  # a session goes only on its appointment's own day
+    appointment = AppointmentFactory(
+        patient=world.patient,
+        practitioner=world.practitioner,
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+    )
     client = world.clients["practitioner"]
     url = reverse("clinical:session_new_from_appointment", kwargs={"uuid": appointment.uuid})
     data = session_form(world.lot) | {"form_token": token_of(client.get(url))}
