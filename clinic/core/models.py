@@ -7,9 +7,9 @@ only what their role may. `ScopedQuerySet.visible_to(user)` is the one place tha
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -179,6 +179,15 @@ class Clinic(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def now(self) -> datetime:
+        """The current moment on the clinic's wall clock."""
+        return timezone.now().astimezone(ZoneInfo(self.time_zone))
+
+    def today(self) -> date:
+        """Today's date in the clinic's own time zone: every "not in the future", "not
+        expired" or "from today" rule compares with this, never with the server's day."""
+        return self.now().date()
 
     @property
     def phone_tel(self) -> str:
