@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django import forms
 
+from clinic.core.dates import DATE_OF_BIRTH, validate_any_date
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
 from clinic.core.models import Clinic
@@ -70,16 +70,15 @@ class PatientRegistrationForm(AccessibleErrorsMixin, forms.Form):
             self.fields["clinic"].initial = clinics.first()
             self.fields["clinic"].widget = forms.HiddenInput()
 
-    def clean_date_of_birth(self) -> date:
-        born = self.cleaned_data["date_of_birth"]
-        if born > date.today():
-            raise forms.ValidationError("Date of birth cannot be in the future.")
-        if born.year < 1900:
-            raise forms.ValidationError("Check the year of birth.")
-        return born
-
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        born = data.get("date_of_birth")
+        if born is not None:
+            # The clinic's today, not the server's: at 15:30 UTC it is already tomorrow in Seoul.
+            try:
+                DATE_OF_BIRTH.check(born, clinic=data.get("clinic"))
+            except forms.ValidationError as error:
+                self.add_error("date_of_birth", error)
         channel = data.get("preferred_channel")
         if channel == Channel.EMAIL and not data.get("email") and "email" not in self.errors:
             self.add_error("email", "Email is the preferred channel: give an email address.")
@@ -90,7 +89,9 @@ class PatientRegistrationForm(AccessibleErrorsMixin, forms.Form):
 
 class PatientSearchForm(AccessibleErrorsMixin, forms.Form):
     name = forms.CharField(label="Name", max_length=100, required=False)
-    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=DateInput())
+    date_of_birth = forms.DateField(
+        label="Date of birth", required=False, widget=DateInput(), validators=[validate_any_date]
+    )
     phone = forms.CharField(label="Phone", max_length=32, required=False)
 
     def clean(self) -> dict[str, Any]:

@@ -7,7 +7,6 @@ workflow lives on the top floor (`clinic/workflows.py`) and calls the pieces her
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import F
@@ -31,7 +30,7 @@ from .models import (
 
 def clinic_today(clinic) -> date:
     """Today's date in the clinic's own time zone (lot expiry is judged by it)."""
-    return timezone.now().astimezone(ZoneInfo(clinic.time_zone)).date()
+    return clinic.today()
 
 
 def lot_receive(
