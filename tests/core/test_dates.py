@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -183,3 +184,33 @@ def test_the_calendar_opens_on_new_yorks_today(client_as, practitioner_b, clinic
     response = client_as(practitioner_b).get(reverse("treatments:calendar"), {"view": "day"})
     assert response.status_code == 200
     assert response.context["today"] == date(2026, 12, 7)
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [
+        (DATE_OF_BIRTH, date(1899, 12, 31)),
+        (DATE_OF_BIRTH, date(2999, 1, 1)),
+        (BOOKING, date(2999, 1, 1)),
+        (CALENDAR, date(2999, 1, 1)),
+        (ANY_DATE, date(2999, 1, 1)),
+    ],
+)
+def test_every_range_error_speaks_korean(rule, value, clinic_a):
+    from django.utils import translation
+
+    with translation.override("ko"):
+        with pytest.raises(ValidationError) as caught:
+            rule.check(value, clinic=clinic_a)
+        [message] = caught.value.messages
+    assert not re.search(r"[A-Za-z]{3,}", message), message  # no English words left
+    assert "%(" not in message
+
+
+def test_the_offset_error_speaks_korean(front_desk_client):
+    from django.utils import translation
+
+    from clinic.api.fields import NAIVE_DATETIME
+
+    with translation.override("ko"):
+        assert "오프셋" in str(NAIVE_DATETIME)
