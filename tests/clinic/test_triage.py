@@ -263,6 +263,21 @@ class TestCsvExport:
         assert row["session date (Asia/Seoul)"] == "2026-12-08"
         assert row["clinic time zone"] == "Asia/Seoul"
 
+    def test_an_export_across_time_zones_gives_each_row_its_clinics_date_and_zone(
+        self, practitioner_client, practitioner_a, clinic_a, clinic_b
+    ):
+        from clinic.core.models import Membership, Role
+
+        Membership.objects.create(user=practitioner_a, clinic=clinic_b, role=Role.PRACTITIONER)
+        moment = datetime(2026, 12, 7, 15, 1, tzinfo=ZoneInfo("UTC"))  # Seoul 8th, NY 7th
+        for clinic in (clinic_a, clinic_b):
+            session = TreatmentSessionFactory(clinic=clinic, performed_at=moment)
+            ReactionReportFactory(clinic=clinic, session=session, onset_date=date(2026, 12, 8))
+        body = b"".join(practitioner_client.get(CSV).streaming_content).decode()
+        rows = list(csv.DictReader(io.StringIO(body)))
+        dates = {r["clinic time zone"]: r["session date (each clinic's time zone)"] for r in rows}
+        assert dates == {"Asia/Seoul": "2026-12-08", "America/New_York": "2026-12-07"}
+
     def test_formula_like_text_is_neutralised(self, practitioner_client, clinic_a):
         other = ReactionTermFactory(code="other_thing", is_other=True)
         ReactionReportFactory(clinic=clinic_a, term=other, other_text="=HYPERLINK(1)")
