@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -78,7 +77,7 @@ def local_date(value: datetime, clinic: Clinic | None) -> date | None:
     if value.tzinfo is None:
         return value.date()
     try:
-        zone = ZoneInfo(clinic.time_zone) if clinic is not None else UTC
+        zone = clinic.zone if clinic is not None else UTC
         return value.astimezone(zone).date()
     except (OverflowError, ValueError):
         return None

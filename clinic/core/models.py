@@ -7,7 +7,7 @@ only what their role may. `ScopedQuerySet.visible_to(user)` is the one place tha
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -134,6 +134,10 @@ def tel_target(number: str) -> str:
     return f"+{digits}" if number.strip().startswith("+") and digits else digits
 
 
+def _as_time(value: time | str) -> time:
+    return value if isinstance(value, time) else time.fromisoformat(str(value))
+
+
 def default_opening_hours() -> dict[str, list[str]]:
     # ISO weekday (1 = Monday) -> [open, close] in local time; a missing day is closed.
     return {str(d): ["09:00", "18:00"] for d in range(1, 6)} | {"6": ["10:00", "14:00"]}
@@ -180,14 +184,77 @@ class Clinic(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    # --- the clinic's clock: the only place a clinic's time zone becomes times -------------
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
     def now(self) -> datetime:
-        """The current moment on the clinic's wall clock."""
-        return timezone.now().astimezone(ZoneInfo(self.time_zone))
+        """This instant on the clinic's wall clock (an aware datetime in its zone)."""
+        return timezone.now().astimezone(self.zone)
 
     def today(self) -> date:
-        """Today's date in the clinic's own time zone: every "not in the future", "not
-        expired" or "from today" rule compares with this, never with the server's day."""
+        """Today's date at the clinic: every "today" rule (date of birth, lot expiry, a
+        session's day) compares with this, never with the server's date."""
         return self.now().date()
+
+    def local(self, moment: datetime) -> datetime:
+        """`moment` on the clinic's wall clock."""
+        return moment.astimezone(self.zone)
+
+    def at_local(self, day: date, at: time) -> datetime:
+        """The instant the clinic's wall clock shows `at` on `day`.
+
+        Raises RuleViolation for a time skipped by a spring-forward change (02:30 on the
+        March Sunday in New York does not exist).
+        """
+        from .exceptions import RuleViolation
+
+        aware = datetime.combine(day, at, tzinfo=self.zone)
+        round_trip = aware.astimezone(UTC).astimezone(self.zone)
+        if round_trip.replace(tzinfo=None) != aware.replace(tzinfo=None):
+            raise RuleViolation(f"{at:%H:%M} does not exist on {day:%d %b %Y} (clocks go forward).")
+        return aware
+
+    def day_span(self, day: date) -> tuple[datetime, datetime]:
+        """The first instant of `day` at the clinic and the first of the next day."""
+        start = datetime.combine(day, time(0), tzinfo=self.zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
+        return start, end
+
+    def opening_span(self, day: date) -> tuple[time, time] | None:
+        """Opening and closing time on `day` (local), or None when the clinic is shut."""
+        span = (self.opening_hours or {}).get(str(day.isoweekday()))
+        if not span:
+            return None
+        opens, closes = (_parse_hhmm(v) for v in span)
+        if opens is None or closes is None:
+            return None
+        return opens, closes
+
+    def outside_quiet_hours(self, moment: datetime) -> datetime:
+        """`moment`, moved to the end of the clinic's quiet hours if it falls inside them.
+
+        Quiet hours may wrap midnight (21:00-08:00, the default) or not (13:00-14:00).
+        """
+        start, end = _as_time(self.quiet_hours_start), _as_time(self.quiet_hours_end)
+        if start == end:
+            return moment
+        local = self.local(moment)
+        t = local.time()
+        if start > end:  # wraps midnight
+            if t >= start:
+                target_day = local.date() + timedelta(days=1)
+            elif t < end:
+                target_day = local.date()
+            else:
+                return moment
+        elif start <= t < end:
+            target_day = local.date()
+        else:
+            return moment
+        return datetime.combine(target_day, end, tzinfo=self.zone).astimezone(moment.tzinfo)
 
     @property
     def phone_tel(self) -> str:
