@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -70,15 +71,15 @@ class PatientRegistrationForm(AccessibleErrorsMixin, forms.Form):
             self.fields["clinic"].initial = clinics.first()
             self.fields["clinic"].widget = forms.HiddenInput()
 
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        # The clinic's today, not the server's: at 15:30 UTC it is already tomorrow in Seoul.
+        # (The clinic field comes first, so it is cleaned by now.)
+        DATE_OF_BIRTH.check(born, clinic=self.cleaned_data.get("clinic"))
+        return born
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        born = data.get("date_of_birth")
-        if born is not None:
-            # The clinic's today, not the server's: at 15:30 UTC it is already tomorrow in Seoul.
-            try:
-                DATE_OF_BIRTH.check(born, clinic=data.get("clinic"))
-            except forms.ValidationError as error:
-                self.add_error("date_of_birth", error)
         channel = data.get("preferred_channel")
         if channel == Channel.EMAIL and not data.get("email") and "email" not in self.errors:
             self.add_error("email", "Email is the preferred channel: give an email address.")

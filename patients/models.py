@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import date
 from typing import ClassVar
 
 from django.conf import settings
@@ -147,11 +148,12 @@ class Patient(BaseModel):
         return f"{self.first_name} {self.last_name}"
 
     def clean(self) -> None:
-        if self.date_of_birth:
+        born: date | None = self.date_of_birth
+        if born:
             # "Not in the future" is judged by the clinic's today, not the server's.
             clinic = self.clinic if self.clinic_id else None
             try:
-                DATE_OF_BIRTH.check(self.date_of_birth, clinic=clinic)
+                DATE_OF_BIRTH.check(born, clinic=clinic)
             except ValidationError as error:
                 raise ValidationError({"date_of_birth": error}) from None
 
