@@ -18,6 +18,8 @@ from django import forms
 from django.forms.boundfield import BoundField
 from django.utils.translation import gettext_lazy as _
 
+from clinic.core.dates import validate_any_date
+
 from .models import ReactionTerm
 from .services import ReactionInput
 
@@ -112,6 +114,7 @@ class ReactionDetailForm(PatientForm):
         label=_("When did it start?"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": _("Enter a date, for example 2025-03-14.")},
+        validators=[validate_any_date],
     )
     status = forms.ChoiceField(
         label=_("Is it still going?"), choices=STATUS, widget=forms.RadioSelect
@@ -121,6 +124,7 @@ class ReactionDetailForm(PatientForm):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": _("Enter a date, for example 2025-03-14.")},
+        validators=[validate_any_date],
     )
     patient_severity = forms.ChoiceField(
         label=_("How bad is it?"), choices=SEVERITY, widget=forms.RadioSelect

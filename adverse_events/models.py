@@ -8,7 +8,6 @@ practitioner's judgement is an `Assessment` recorded beside each report, with it
 from __future__ import annotations
 
 from typing import ClassVar
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -287,7 +286,7 @@ class ReactionReport(BaseModel):
             raise ValidationError({"other_text": "Describe the reaction."})
         if self.onset_date and self.clinic_id:
             # "Today" is the clinic's (the patient's) date, not the server's.
-            today = timezone.now().astimezone(ZoneInfo(self.clinic.time_zone)).date()
+            today = self.clinic.today()
             if self.onset_date > today:
                 raise ValidationError({"onset_date": "The start date cannot be in the future."})
 

@@ -226,7 +226,7 @@ def _validate(
     codes = [r.term.code for r in reactions]
     if len(set(codes)) != len(codes):
         raise RuleViolation(_("Each reaction can be chosen once."), field="terms")
-    today = timezone.localdate(timezone=ZoneInfo(target.clinic.time_zone))
+    today = target.clinic.today()
     treated_on = target.treatment_date
     for i, reaction in enumerate(reactions):
         where = f"reactions.{i}"

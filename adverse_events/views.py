@@ -18,13 +18,12 @@ import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -168,7 +167,7 @@ def _context(target: ReportTarget, **extra: Any) -> dict[str, Any]:
 
 
 def _today(target: ReportTarget):
-    return timezone.localdate(timezone=ZoneInfo(target.clinic.time_zone))
+    return target.clinic.today()
 
 
 # --- the entry: token -> session -----------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from adverse_events.models import Causality, Outcome, ReactionTerm, SeverityGrade, TriageStatus
+from clinic.core.dates import validate_any_date
 from clinic.core.models import CLINICAL_ROLES, Clinic, Membership, User
 from treatments.models import DeliveryMethod, Product, ProductLot
 
@@ -85,10 +86,16 @@ class ReactionFilterForm(forms.Form):
         label="Delivery method", choices=_blank(DeliveryMethod.choices, "Any"), required=False
     )
     onset_from = forms.DateField(
-        label="Onset from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Onset from",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_any_date],
     )
     onset_to = forms.DateField(
-        label="Onset to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Onset to",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_any_date],
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

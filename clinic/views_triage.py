@@ -127,19 +127,25 @@ CSV_HEADER = [
     "outcome",
     "causality",
     "practitioner",
-    "session date",
+    "session date ({zone})",
     "delivery method",
     "product",
     "lot",
     "source",
+    "clinic time zone",
 ]
 
 
-def _csv_rows(reports: Any) -> Iterator[str]:
+def _csv_rows(reports: Any, zones: list[str]) -> Iterator[str]:
+    """Session dates are the clinic's own date (a session at 00:01 in Seoul is that day, not
+    the UTC day before). One zone is named in the header; an export spanning clinics in
+    several zones says so there, and each row names its clinic's zone in the last column."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+    zone = zones[0] if len(zones) == 1 else "each clinic's time zone"
+    yield writer.writerow([name.format(zone=zone) for name in CSV_HEADER])
     for r in reports.iterator(chunk_size=500):
         a = getattr(r, "assessment", None)
+        clinic_zone = ZoneInfo(r.clinic.time_zone)
         yield writer.writerow(
             [
                 r.uuid,
@@ -155,11 +161,12 @@ def _csv_rows(reports: Any) -> Iterator[str]:
                 a.outcome if a else "",
                 a.causality if a else "",
                 r.session.practitioner.get_username(),
-                timezone.localtime(r.session.performed_at).date().isoformat(),
+                timezone.localtime(r.session.performed_at, clinic_zone).date().isoformat(),
                 r.session.get_delivery_method_display(),
                 r.session.lot.product.name,
                 r.session.lot.lot_number,
                 r.get_source_display(),
+                clinic_zone.key,
             ]
         )
 
@@ -180,8 +187,13 @@ def reactions_csv(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     reports = reactions_filtered(user=request.user, filters=filters)
-    response = StreamingHttpResponse(_csv_rows(reports), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localdate().isoformat()
+    clinics = [filters["clinic"]] if filters.get("clinic") else list(form.fields["clinic"].queryset)
+    zones = sorted({c.time_zone for c in clinics})
+    response = StreamingHttpResponse(
+        _csv_rows(reports, zones), content_type="text/csv; charset=utf-8"
+    )
+    day = clinics[0].today() if len(zones) == 1 else timezone.now().date()
+    stamp = day.isoformat()
     response["Content-Disposition"] = f'attachment; filename="reactions-{stamp}.csv"'
     response["Cache-Control"] = "no-store, private"
     return response
@@ -256,6 +268,6 @@ def medwatch(request: HttpRequest, uuid: Any) -> HttpResponse:
             "onset_relation": _relation((report.onset_date - session_date).days),
             "reporter": reporter,
             "serious": serious,
-            "today": timezone.localdate(timezone=zone),
+            "today": report.clinic.today(),
         },
     )

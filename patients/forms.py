@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from clinic.core.dates import DATE_OF_BIRTH, validate_any_date
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
 from clinic.core.formtokens import FormTokenMixin
@@ -75,10 +76,9 @@ class PatientRegistrationForm(FormTokenMixin, AccessibleErrorsMixin, forms.Form)
 
     def clean_date_of_birth(self) -> date:
         born = self.cleaned_data["date_of_birth"]
-        if born > date.today():
-            raise forms.ValidationError("Date of birth cannot be in the future.")
-        if born.year < 1900:
-            raise forms.ValidationError("Check the year of birth.")
+        # The clinic's today, not the server's: at 15:30 UTC it is already tomorrow in Seoul.
+        # (The clinic field comes first, so it is cleaned by now.)
+        DATE_OF_BIRTH.check(born, clinic=self.cleaned_data.get("clinic"))
         return born
 
     def clean(self) -> dict[str, Any]:
@@ -99,7 +99,9 @@ class PatientRegistrationForm(FormTokenMixin, AccessibleErrorsMixin, forms.Form)
 
 class PatientSearchForm(AccessibleErrorsMixin, forms.Form):
     name = forms.CharField(label="Name", max_length=100, required=False)
-    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=DateInput())
+    date_of_birth = forms.DateField(
+        label="Date of birth", required=False, widget=DateInput(), validators=[validate_any_date]
+    )
     phone = forms.CharField(label="Phone", max_length=32, required=False)
 
     def clean(self) -> dict[str, Any]:

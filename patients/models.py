@@ -20,6 +20,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from clinic.core.audit import AuditedQuerySet
+from clinic.core.dates import DATE_OF_BIRTH
 from clinic.core.models import BaseModel, Clinic, Language, choices_check
 
 # The duplicate-detection keys, importable from here as before.
@@ -143,10 +144,14 @@ class Patient(BaseModel):
         return f"{self.first_name} {self.last_name}"
 
     def clean(self) -> None:
-        if self.date_of_birth and self.date_of_birth > date.today():
-            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
-        if self.date_of_birth and self.date_of_birth.year < 1900:
-            raise ValidationError({"date_of_birth": "Check the year of birth."})
+        born: date | None = self.date_of_birth
+        if born:
+            # "Not in the future" is judged by the clinic's today, not the server's.
+            clinic = self.clinic if self.clinic_id else None
+            try:
+                DATE_OF_BIRTH.check(born, clinic=clinic)
+            except ValidationError as error:
+                raise ValidationError({"date_of_birth": error}) from None
 
     def derive_keys(self) -> None:
         self.name_key = name_key(self.first_name, self.last_name)

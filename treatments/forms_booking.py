@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 
+from clinic.core.dates import BOOKING
 from clinic.core.forms import AccessibleErrorsMixin
 from clinic.core.formtokens import FormTokenMixin
 from clinic.core.models import Clinic
@@ -83,20 +84,39 @@ class BookingForm(FormTokenMixin, AccessibleErrorsMixin, forms.Form):
         label="First session: time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
 
-    def __init__(self, *args: Any, templates: Any, practitioners: Any, **kwargs: Any):
+    def __init__(
+        self, *args: Any, clinic: Clinic, templates: Any, practitioners: Any, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
+        self.clinic = clinic
         self.fields["template"].queryset = templates
         self.fields["practitioner"].queryset = practitioners
         self.fields["practitioner"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+    def clean_first_date(self) -> Any:
+        value = self.cleaned_data["first_date"]
+        BOOKING.check(value, clinic=self.clinic)
+        return value
 
 
 class SessionTimesForm(AccessibleErrorsMixin, forms.Form):
     """Step two: one local date-time per session, prefilled with the proposal."""
 
-    def __init__(self, *args: Any, sessions: int, **kwargs: Any):
+    def __init__(self, *args: Any, clinic: Clinic, sessions: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.clinic = clinic
         for n in range(1, sessions + 1):
             self.fields[f"start_{n}"] = local_datetime_field(f"Session {n}")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in list(self.fields):
+            if data.get(name) is not None:
+                try:
+                    BOOKING.check(data[name], clinic=self.clinic)
+                except forms.ValidationError as error:
+                    self.add_error(name, error)
+        return data
 
     def starts(self) -> list[datetime]:
         return [self.cleaned_data[f"start_{n}"] for n in range(1, len(self.fields) + 1)]
@@ -104,6 +124,15 @@ class SessionTimesForm(AccessibleErrorsMixin, forms.Form):
 
 class RescheduleForm(AccessibleErrorsMixin, forms.Form):
     starts_at = local_datetime_field("New date and time")
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+
+    def clean_starts_at(self) -> datetime:
+        value = self.cleaned_data["starts_at"]
+        BOOKING.check(value, clinic=self.clinic)
+        return value
 
 
 class ClearHoldForm(AccessibleErrorsMixin, forms.Form):

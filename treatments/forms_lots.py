@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from clinic.core.dates import validate_any_date
 from clinic.core.forms import AccessibleErrorsMixin
 from clinic.core.formtokens import FormTokenMixin
 from clinic.core.models import Clinic
@@ -59,10 +60,14 @@ class ProductCreateForm(LotFormBase):
 class LotFieldsForm(LotFormBase):
     lot_number = forms.CharField(label="Lot number", max_length=60)
     expiry_date = forms.DateField(
-        label="Expiry date", widget=forms.DateInput(attrs={"type": "date"})
+        label="Expiry date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_any_date],
     )
     received_on = forms.DateField(
-        label="Date received", widget=forms.DateInput(attrs={"type": "date"})
+        label="Date received",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_any_date],
     )
     supplier = forms.CharField(label="Supplier", max_length=200, required=False)
     certificate_ref = forms.CharField(

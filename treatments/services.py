@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import F
@@ -34,7 +33,7 @@ from .models import (
 
 def clinic_today(clinic) -> date:
     """Today's date in the clinic's own time zone (lot expiry is judged by it)."""
-    return timezone.now().astimezone(ZoneInfo(clinic.time_zone)).date()
+    return clinic.today()
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from clinic import workflows
 from clinic.core.access import staff_required
+from clinic.core.dates import CALENDAR
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
 from clinic.core.models import Clinic, Role, User
@@ -122,6 +123,7 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
     with _zone(clinic):
         form = BookingForm(
             request.POST if request.method == "POST" else None,
+            clinic=clinic,
             templates=SeriesTemplate.objects.filter(clinic=clinic, active=True),
             practitioners=booking.practitioners_of(clinic),
         )
@@ -146,6 +148,7 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
                     )
                     times_form = SessionTimesForm(
                         {f"start_{s.sequence}": _local_value(clinic, s.starts_at) for s in slots},
+                        clinic=clinic,
                         sessions=template.sessions_planned,
                     )
             else:
@@ -153,7 +156,9 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
                 if use_slot:
                     number, _, value = use_slot.partition("|")
                     posted[f"start_{number}"] = value
-                times_form = SessionTimesForm(posted, sessions=template.sessions_planned)
+                times_form = SessionTimesForm(
+                    posted, clinic=clinic, sessions=template.sessions_planned
+                )
                 if times_form.is_valid():
                     starts = times_form.starts()
                     if request.POST.get("action") == "book" and not use_slot:
@@ -265,6 +270,20 @@ class CalendarForm(AccessibleErrorsMixin, forms.Form):
     view = forms.ChoiceField(choices=[("week", "Week"), ("day", "Day")], required=False)
     date = forms.DateField(required=False, widget=DateInput())
 
+    # The clinic shown: the one asked for, else the first one the user works at (set by clean).
+    shown_clinic: Clinic | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self.shown_clinic = data.get("clinic") or self.fields["clinic"].queryset.first()
+        day = data.get("date")
+        if day is not None and self.shown_clinic is not None:
+            try:
+                CALENDAR.check(day, clinic=self.shown_clinic)
+            except forms.ValidationError as error:
+                self.add_error("date", error)
+        return data
+
 
 @staff_required
 def calendar(request: HttpRequest) -> HttpResponse:
@@ -277,8 +296,11 @@ def calendar(request: HttpRequest) -> HttpResponse:
         memberships__clinic__in=clinics, memberships__role__in=booking.BOOKING_ROLES
     ).distinct()
     form.fields["practitioner"].label_from_instance = lambda u: u.get_full_name() or u.username
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    clinic = data.get("clinic") or clinics.first()
+    # An invalid filter (a date out of range, "abc") shows today's page with the error beside
+    # its field, keeping the filters that were fine.
+    invalid = form.is_bound and not form.is_valid()
+    data = form.cleaned_data if form.is_bound else {}
+    clinic = form.shown_clinic or clinics.first()
     if clinic is None:
         raise Http404("No clinic")
     practitioners = booking.practitioners_of(clinic)
@@ -288,7 +310,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
         practitioner = None
     view = data.get("view") or "week"
     practitioner = data.get("practitioner")
-    today = booking.to_local(clinic, timezone.now()).date()
+    today = clinic.today()
     day = data.get("date") or today
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
@@ -331,6 +353,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
                 "next_link": link(first + step),
                 "today_link": link(today),
             },
+            status=400 if invalid else 200,
         )
 
 
@@ -361,7 +384,7 @@ def _appointment_page(
     ).exists()
     with _zone(clinic):
         reschedule_form = reschedule_form or RescheduleForm(
-            initial={"starts_at": booking.to_local(clinic, appointment.starts_at)}
+            clinic=clinic, initial={"starts_at": booking.to_local(clinic, appointment.starts_at)}
         )
         return render(
             request,
@@ -392,7 +415,7 @@ def appointment_reschedule(request: HttpRequest, uuid: Any) -> HttpResponse:
         posted = request.POST.copy()
         if posted.get("use_slot"):
             posted["starts_at"] = posted["use_slot"]
-        form = RescheduleForm(posted)
+        form = RescheduleForm(posted, clinic=clinic)
         nearest = None
         if form.is_valid():
             try:

@@ -94,11 +94,11 @@ CSV_HEADER = [
     "email",
     "preferred channel",
     "consent to contact",
-    "sessions with the lot",
+    "sessions with the lot ({zone})",
     "status",
     "message state",
-    "reached at",
-    "acknowledged at",
+    "reached at ({zone})",
+    "acknowledged at ({zone})",
     "call",
 ]
 
@@ -114,7 +114,8 @@ def _csv_rows(notices: list[RecallNotice], zone: ZoneInfo) -> Iterator[str]:
     def when(value: Any) -> str:
         return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    yield writer.writerow(CSV_HEADER)
+    # Dates and times are the clinic's wall clock; the header says which zone that is.
+    yield writer.writerow([name.format(zone=zone.key) for name in CSV_HEADER])
     for n in notices:
         p = n.patient
         yield writer.writerow(

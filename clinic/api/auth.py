@@ -32,7 +32,7 @@ class VerifiedSessionStaff(permissions.BasePermission):
 
 class TokenOut(serializers.Serializer):
     token = serializers.CharField(help_text="Shown once; only its hash is stored.")
-    expiry = serializers.DateTimeField()
+    expiry = serializers.DateTimeField(read_only=True)
 
 
 class TokenIssueView(IdempotentCreateMixin, APIView):

@@ -2,12 +2,13 @@
 
 import django_filters
 
+from clinic.api.fields import AwareIsoDateTimeFilter
 from patients.models import Patient
 
 
 class PatientFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Patient

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -245,6 +246,37 @@ class TestCsvExport:
         rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
         assert rows[0][0] == "report"
         assert [r[0] for r in rows[1:]] == [str(hit.uuid)]
+
+    def test_session_dates_are_the_clinics_own_with_the_zone_in_the_header(
+        self, practitioner_client, clinic_a
+    ):
+        """GIVEN a session at 00:01 on 8 December in Seoul (15:01 UTC on the 7th)
+        WHEN its reaction is exported
+        THEN the session date is 8 December and the header says it is Seoul's date."""
+        seoul = ZoneInfo("Asia/Seoul")
+        session = TreatmentSessionFactory(
+            clinic=clinic_a, performed_at=datetime(2026, 12, 8, 0, 1, tzinfo=seoul)
+        )
+        ReactionReportFactory(clinic=clinic_a, session=session, onset_date=date(2026, 12, 8))
+        body = b"".join(practitioner_client.get(CSV).streaming_content).decode()
+        [row] = list(csv.DictReader(io.StringIO(body)))
+        assert row["session date (Asia/Seoul)"] == "2026-12-08"
+        assert row["clinic time zone"] == "Asia/Seoul"
+
+    def test_an_export_across_time_zones_gives_each_row_its_clinics_date_and_zone(
+        self, practitioner_client, practitioner_a, clinic_a, clinic_b
+    ):
+        from clinic.core.models import Membership, Role
+
+        Membership.objects.create(user=practitioner_a, clinic=clinic_b, role=Role.PRACTITIONER)
+        moment = datetime(2026, 12, 7, 15, 1, tzinfo=ZoneInfo("UTC"))  # Seoul 8th, NY 7th
+        for clinic in (clinic_a, clinic_b):
+            session = TreatmentSessionFactory(clinic=clinic, performed_at=moment)
+            ReactionReportFactory(clinic=clinic, session=session, onset_date=date(2026, 12, 8))
+        body = b"".join(practitioner_client.get(CSV).streaming_content).decode()
+        rows = list(csv.DictReader(io.StringIO(body)))
+        dates = {r["clinic time zone"]: r["session date (each clinic's time zone)"] for r in rows}
+        assert dates == {"Asia/Seoul": "2026-12-08", "America/New_York": "2026-12-07"}
 
     def test_formula_like_text_is_neutralised(self, practitioner_client, clinic_a):
         other = ReactionTermFactory(code="other_thing", is_other=True)

@@ -242,7 +242,7 @@ def test_bad_calendar_filters_are_shown_next_to_the_fields(front_desk_client, cl
         reverse("treatments:calendar"), {"date": "tomorrow", "view": "year"}
     )
     body = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert 'id="id_date_errors"' in body and 'id="id_view_errors"' in body
 
 

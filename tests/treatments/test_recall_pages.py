@@ -201,7 +201,7 @@ def test_the_csv_has_a_row_per_patient_with_contact_and_status(safety_lead_clien
     assert set(by_name) == {"Mina", "Joon", "Ara"}
     assert by_name["Mina"]["email"] == world.patients["mina"].email
     assert by_name["Mina"]["status"] == "Acknowledged"
-    assert len(by_name["Mina"]["sessions with the lot"].split()) == 2
+    assert len(by_name["Mina"]["sessions with the lot (Asia/Seoul)"].split()) == 2
     assert by_name["Joon"]["status"] == "Queued"
     assert by_name["Ara"]["status"] == "No way to message: call"
     assert by_name["Ara"]["consent to contact"] == "no"

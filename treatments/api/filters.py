@@ -2,6 +2,7 @@
 
 import django_filters
 
+from clinic.api.fields import AwareIsoDateTimeFilter, date_filter
 from treatments.models import (
     Appointment,
     CheckIn,
@@ -16,8 +17,8 @@ class AppointmentFilter(django_filters.FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__uuid")
     practitioner = django_filters.UUIDFilter(field_name="practitioner__uuid")
     series = django_filters.UUIDFilter(field_name="series__uuid")
-    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_after = AwareIsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = AwareIsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
 
     class Meta:
         model = Appointment
@@ -36,8 +37,8 @@ class SessionFilter(django_filters.FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__uuid")
     practitioner = django_filters.UUIDFilter(field_name="practitioner__uuid")
     lot = django_filters.UUIDFilter(field_name="lot__uuid")
-    performed_after = django_filters.IsoDateTimeFilter(field_name="performed_at", lookup_expr="gte")
-    performed_before = django_filters.IsoDateTimeFilter(field_name="performed_at", lookup_expr="lt")
+    performed_after = AwareIsoDateTimeFilter(field_name="performed_at", lookup_expr="gte")
+    performed_before = AwareIsoDateTimeFilter(field_name="performed_at", lookup_expr="lt")
 
     class Meta:
         model = TreatmentSession
@@ -52,7 +53,7 @@ class ProductFilter(django_filters.FilterSet):
 
 class LotFilter(django_filters.FilterSet):
     product = django_filters.UUIDFilter(field_name="product__uuid")
-    expires_before = django_filters.DateFilter(field_name="expiry_date", lookup_expr="lt")
+    expires_before = date_filter(field_name="expiry_date", lookup_expr="lt")
 
     class Meta:
         model = ProductLot
@@ -61,8 +62,8 @@ class LotFilter(django_filters.FilterSet):
 
 class CheckInFilter(django_filters.FilterSet):
     session = django_filters.UUIDFilter(field_name="session__uuid")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = AwareIsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = AwareIsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = CheckIn

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from clinic.api.fields import ClinicChoiceMixin, ScopedRef, ref
+from clinic.api.fields import AwareDateTimeField, ClinicChoiceMixin, ScopedRef, ref
+from clinic.core.dates import BOOKING, validate_any_date
 from clinic.core.models import Role, User
 from patients.models import Patient
 from treatments.models import (
@@ -80,13 +82,25 @@ class SeriesBookSerializer(serializers.Serializer):
     patient = ScopedRef(Patient)
     practitioner = serializers.UUIDField(help_text="A practitioner of the patient's clinic.")
     template = ScopedRef(SeriesTemplate)
-    starts = serializers.ListField(child=serializers.DateTimeField(), min_length=1, max_length=24)
+    starts = serializers.ListField(child=AwareDateTimeField(), min_length=1, max_length=24)
 
     def validate_practitioner(self, value: object) -> User:
         user = User.objects.filter(uuid=value, is_active=True).first()
         if user is None:
             raise serializers.ValidationError("No such practitioner.")
         return user
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        clinic = attrs["patient"].clinic
+        problems = {}
+        for n, start in enumerate(attrs.get("starts", [])):
+            try:
+                BOOKING.check(start, clinic=clinic)
+            except DjangoValidationError as error:
+                problems[n] = error.messages
+        if problems:
+            raise serializers.ValidationError({"starts": problems})
+        return attrs
 
 
 class SessionSerializer(serializers.ModelSerializer):
@@ -168,7 +182,7 @@ class SessionLogSerializer(serializers.Serializer):
     warnings_acknowledged = serializers.BooleanField(default=False)
     aftercare_given = serializers.BooleanField(default=True)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
-    performed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    performed_at = AwareDateTimeField(required=False, allow_null=True, default=None)
 
 
 class SessionEnteredInErrorSerializer(serializers.Serializer):
@@ -266,9 +280,16 @@ class CheckInSerializer(serializers.ModelSerializer):
 class RescheduleSerializer(serializers.Serializer):
     """Input of moving a booked appointment (treatments.booking.appointment_reschedule)."""
 
-    starts_at = serializers.DateTimeField(
+    starts_at = AwareDateTimeField(
         help_text="The new start, with its offset; the length stays the same."
     )
+
+    def validate_starts_at(self, value: Any) -> Any:
+        try:
+            BOOKING.check(value, clinic=self.context["appointment"].clinic)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return value
 
 
 class RescheduledSerializer(serializers.Serializer):
@@ -305,8 +326,8 @@ class _LotFields(serializers.Serializer):
     """The checks the lot pages make next to a field (treatments.forms_lots)."""
 
     lot_number = serializers.CharField(max_length=60)
-    expiry_date = serializers.DateField()
-    received_on = serializers.DateField()
+    expiry_date = serializers.DateField(validators=[validate_any_date])
+    received_on = serializers.DateField(validators=[validate_any_date])
     supplier = serializers.CharField(max_length=200, required=False, allow_blank=True)
     certificate_ref = serializers.CharField(max_length=120, required=False, allow_blank=True)
 
@@ -350,8 +371,8 @@ class LotCorrectSerializer(_LotFields):
     fields that change and a reason; the old values stay in the lot's history."""
 
     lot_number = serializers.CharField(max_length=60, required=False)
-    expiry_date = serializers.DateField(required=False)
-    received_on = serializers.DateField(required=False)
+    expiry_date = serializers.DateField(required=False, validators=[validate_any_date])
+    received_on = serializers.DateField(required=False, validators=[validate_any_date])
     quantity_received = serializers.IntegerField(min_value=1, max_value=100000, required=False)
     quantity_on_hand = serializers.IntegerField(min_value=0, max_value=100000, required=False)
     reason = serializers.CharField(max_length=100, help_text="Kept in the lot's history.")

@@ -84,7 +84,7 @@ class AppointmentViewSet(ReadViewSet):
         """Move a booked appointment (same length, same place in its series). A taken slot is
         a 409 on `starts_at`; an interval under the series' minimum comes back as a warning."""
         appointment = self.get_object()
-        data = RescheduleSerializer(data=request.data)
+        data = RescheduleSerializer(data=request.data, context={"appointment": appointment})
         data.is_valid(raise_exception=True)
         try:
             moved, warnings = booking.appointment_reschedule(
