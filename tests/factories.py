@@ -617,6 +617,8 @@ class AlarmFactory(ClinicRowFactory):
 
     class Meta:
         model = Alarm
+        # The hooks write through the ORM themselves; nothing to save again after them.
+        skip_postgeneration_save = True
 
     _derived = (("patient", "submission"), ("session", "submission"), ("clinic", "patient"))
 
