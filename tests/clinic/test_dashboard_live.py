@@ -140,8 +140,10 @@ def test_the_alarm_card_names_reactions_severity_time_and_links_the_report(
         report = ReactionReportFactory(
             session=alarm.session, submission=alarm.submission, term=term("breathing_difficulty")
         )
-    html = practitioner_client.get(DASHBOARD).content.decode()
+    with time_machine.travel(START + timedelta(hours=2, minutes=5), tick=False):
+        html = practitioner_client.get(DASHBOARD).content.decode()
     card = html.split(f'id="alarm-{alarm.uuid}"', 1)[1].split("</li>", 1)[0]
+    assert "(2 h 5 min ago)" in card  # the same words as the triage queue's ages
     assert "Angioedema (face / throat), Dyspnoea / anaphylaxis" in card
     assert "Severe" in card and "patient's rating" in card
     seoul = START.astimezone(ZoneInfo("Asia/Seoul"))
