@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -349,7 +350,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
 # --- one appointment --------------------------------------------------------------------------
 
 
-def _appointments() -> Any:
+def _appointments() -> QuerySet[Appointment]:
     """Appointments with what their page shows loaded."""
     return Appointment.objects.select_related(
         "clinic", "patient", "practitioner", "series", "hold_cleared_by"
