@@ -12,7 +12,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clinic.core.access import scoped
+from clinic.core.access import visible
 from clinic.core.models import CLINICAL_ROLES, Clinic
 from patients.models import LinkPurpose, Patient, PatientAccess, PersonalLink
 from treatments.models import CheckIn, TreatmentSession
@@ -99,7 +99,7 @@ def submission_for_link(*, link: PersonalLink, submission_uuid: str | None) -> S
 def photo_for_staff(*, user: Any, photo_uuid: uuid.UUID) -> SubmissionPhoto | None:
     """A photo the user may see (clinical roles of its clinic); the read is recorded."""
     photo = (
-        scoped(SubmissionPhoto.objects.all(), user, CLINICAL_ROLES)
+        visible(SubmissionPhoto, user, roles=CLINICAL_ROLES)
         .select_related("submission")
         .filter(uuid=photo_uuid)
         .first()

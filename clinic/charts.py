@@ -21,6 +21,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from adverse_events.models import CheckInWeekSummary, LotWeekSummary, ReactionWeekSummary
 from adverse_events.summaries import week_of
+from clinic.core.access import visible
 
 PERIODS = {"12w": ("Last 12 weeks", 12), "26w": ("Last 26 weeks", 26), "52w": ("Last year", 52)}
 DEFAULT_PERIOD = "12w"
@@ -131,7 +132,7 @@ class ReactionsChart(PlotFrame):
 
 def reactions_chart(*, user: Any, clinic_ids: list[int], period: Period) -> ReactionsChart:
     rows = (
-        ReactionWeekSummary.objects.visible_to(user)
+        visible(ReactionWeekSummary, user)
         .filter(clinic_id__in=clinic_ids, week__gte=period.first_week, week__lte=period.last_week)
         .values("week", "term_id", "term__name")
         .annotate(n=Sum("reports"))
@@ -229,7 +230,7 @@ class ResponseChart(PlotFrame):
 
 def response_chart(*, user: Any, clinic_ids: list[int], period: Period) -> ResponseChart:
     rows = (
-        CheckInWeekSummary.objects.visible_to(user)
+        visible(CheckInWeekSummary, user)
         .filter(clinic_id__in=clinic_ids, week__gte=period.first_week, week__lte=period.last_week)
         .values("day_after")
         .annotate(sent=Sum("sent"), answered=Sum("answered"))
@@ -318,7 +319,7 @@ class LotChart(PlotFrame):
 
 def lots_chart(*, user: Any, clinic_ids: list[int], period: Period) -> LotChart:
     rows = list(
-        LotWeekSummary.objects.visible_to(user)
+        visible(LotWeekSummary, user)
         .filter(
             lot__product__clinic_id__in=clinic_ids,
             week__gte=period.first_week,

@@ -3,8 +3,9 @@
 Each panel costs a fixed number of queries whatever the data volume (pinned by tests): lists
 are sliced, counts are aggregates, and "today" is a time window per clinic computed in Python
 from the clinic's time zone (the user belongs to a handful of clinics, never thousands).
-Every read goes through `visible_to(user)`, so the front desk gets no rows from clinical
-models (alarms, reactions, assessments, signals) even if a template asked for them.
+Every read goes through `visible(Model, user)` (clinic/core/access.py), so the front desk gets
+no rows from clinical models (alarms, reactions, assessments, signals) even if a template asked
+for them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from adverse_events.models import (
     SignalStatus,
 )
 from adverse_events.selectors import UNTRIAGED, triage_ordered
+from clinic.core.access import visible
 from clinic.core.models import CLINICAL_ROLES, Clinic, Membership, Role
 from patients.models import CallTask
 from patients.selectors import call_tasks_open
@@ -132,7 +134,7 @@ def alarms_unacknowledged(*, user: Any) -> QuerySet[Alarm]:
         ReactionReport.objects.filter(term__red_flag=True).select_related("term").order_by("pk")
     )
     return (
-        Alarm.objects.visible_to(user)
+        visible(Alarm, user)
         .filter(acknowledged_at__isnull=True)
         .select_related("patient", "clinic", "session", "submission")
         .prefetch_related(
@@ -148,7 +150,7 @@ def reports_to_triage(*, user: Any) -> QuerySet[ReactionReport]:
     flags, then severe, moderate, mild (assessed grade over the patient's rating), each
     oldest first (`adverse_events.selectors.triage_ordered`)."""
     return triage_ordered(
-        ReactionReport.objects.visible_to(user)
+        visible(ReactionReport, user)
         .filter(UNTRIAGED)
         .select_related("patient", "term", "session", "assessment")
     )
@@ -163,7 +165,7 @@ def reactions_prolonged(*, user: Any) -> QuerySet[ReactionReport]:
     for clinic_id, start, _ in today_windows(user=user, roles=CLINICAL_ROLES):
         past_course |= Q(clinic_id=clinic_id, expected_end__lt=start.date())
     return (
-        ReactionReport.objects.visible_to(user)
+        visible(ReactionReport, user)
         .filter(ongoing=True, term__usual_course_days__isnull=False)
         .annotate(expected_end=AddDays(F("onset_date"), F("term__usual_course_days")))
         .filter(past_course)
@@ -175,7 +177,7 @@ def reactions_prolonged(*, user: Any) -> QuerySet[ReactionReport]:
 def sessions_today(*, user: Any) -> QuerySet[TreatmentSession]:
     windows = today_windows(user=user, roles=CLINICAL_ROLES)
     return (
-        TreatmentSession.objects.visible_to(user, CLINICAL_ROLES)
+        visible(TreatmentSession, user, roles=CLINICAL_ROLES)
         .filter(_in_windows(windows, "performed_at"))
         .exclude(status=SessionStatus.ENTERED_IN_ERROR)
         .select_related("patient", "practitioner", "lot__product")
@@ -197,7 +199,7 @@ def checkin_response_rate(*, user: Any, days: int = RESPONSE_WINDOW_DAYS) -> Res
     """Check-ins sent in the last `days` days and how many of them were answered (one query)."""
     since = timezone.now() - timedelta(days=days)
     totals = (
-        CheckIn.objects.visible_to(user, CLINICAL_ROLES)
+        visible(CheckIn, user, roles=CLINICAL_ROLES)
         .filter(state__in=ASKED_STATES, sent_at__gte=since)
         .aggregate(asked=Count("pk"), answered=Count("pk", filter=Q(state__in=ANSWERED)))
     )
@@ -206,7 +208,7 @@ def checkin_response_rate(*, user: Any, days: int = RESPONSE_WINDOW_DAYS) -> Res
 
 def lots_with_open_signals(*, user: Any) -> QuerySet[LotSignal]:
     return (
-        LotSignal.objects.visible_to(user)
+        visible(LotSignal, user)
         .filter(status__in=(SignalStatus.NEW, SignalStatus.UNDER_REVIEW))
         .select_related("lot__product", "term")
         .order_by("-created_at")
@@ -219,7 +221,7 @@ def lots_with_open_signals(*, user: Any) -> QuerySet[LotSignal]:
 def appointments_today(*, user: Any) -> QuerySet[Appointment]:
     windows = today_windows(user=user)
     return (
-        Appointment.objects.visible_to(user)
+        visible(Appointment, user)
         .filter(_in_windows(windows, "starts_at"))
         .select_related("patient", "practitioner")
         .order_by("starts_at")
@@ -233,7 +235,7 @@ def calls_open(*, user: Any) -> QuerySet[CallTask]:
 def series_to_book(*, user: Any) -> QuerySet[TreatmentSeries]:
     """Active series with fewer live appointments than sessions planned."""
     return (
-        TreatmentSeries.objects.visible_to(user)
+        visible(TreatmentSeries, user)
         .filter(status=SeriesStatus.ACTIVE)
         .annotate(
             live=Count("appointments", filter=Q(appointments__status__in=LIVE_APPOINTMENT_STATUSES))
@@ -270,8 +272,10 @@ class TriageContext:
     history: list[Any]
 
 
-def reports_for_clinicians(*, user: Any) -> QuerySet[ReactionReport]:
-    return ReactionReport.objects.visible_to(user, CLINICAL_ROLES).select_related(
+def reports_loaded() -> QuerySet[ReactionReport]:
+    """Reports with what the triage page and the reactions list show loaded; not scoped, so
+    pass it through `visible` / `visible_or_404`."""
+    return ReactionReport.objects.select_related(
         "patient",
         "clinic",
         "term",
@@ -280,6 +284,10 @@ def reports_for_clinicians(*, user: Any) -> QuerySet[ReactionReport]:
         "session__lot__product",
         "assessment__assessed_by",
     )
+
+
+def reports_for_clinicians(*, user: Any) -> QuerySet[ReactionReport]:
+    return visible(reports_loaded(), user, roles=CLINICAL_ROLES)
 
 
 def triage_context(*, report: ReactionReport, user: Any) -> TriageContext:

@@ -22,7 +22,8 @@ from adverse_events.models import (
 )
 from adverse_events.signals import Figure, LotFigures, lot_figures, wilson
 from clinic.charts import PlotFrame, nice_rate_max
-from clinic.core.models import CLINICAL_ROLES, Membership, Role
+from clinic.core.access import visible
+from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY, Membership
 from treatments.models import ProductLot
 
 OPEN = (SignalStatus.NEW, SignalStatus.UNDER_REVIEW)
@@ -68,8 +69,13 @@ def shown(f: Figure | None) -> Shown | None:
     )
 
 
+def lots_loaded() -> QuerySet[ProductLot]:
+    """Lots with their product and clinic; not scoped, so pass it through `visible`."""
+    return ProductLot.objects.select_related("product__clinic")
+
+
 def lots_for_clinicians(*, user: Any) -> QuerySet[ProductLot]:
-    return ProductLot.objects.visible_to(user, CLINICAL_ROLES).select_related("product__clinic")
+    return visible(lots_loaded(), user, roles=CLINICAL_ROLES)
 
 
 @dataclass
@@ -100,7 +106,7 @@ def lot_safety_rows(*, user: Any) -> list[LotRow]:
     lots = list(lots_for_clinicians(user=user))
     figures = lot_figures(product_ids={lot.product_id for lot in lots})
     open_counts = dict(
-        LotSignal.objects.visible_to(user, CLINICAL_ROLES)
+        visible(LotSignal, user, roles=CLINICAL_ROLES)
         .filter(status__in=OPEN)
         .values_list("lot_id")
         .annotate(n=Count("pk"))
@@ -264,7 +270,7 @@ def lot_safety(*, lot: ProductLot, user: Any) -> LotSafety:
             key=lambda r: (-r.figure.cases, r.term.display_order),
         )
     reports = (
-        ReactionReport.objects.visible_to(user, CLINICAL_ROLES)
+        visible(ReactionReport, user, roles=CLINICAL_ROLES)
         .filter(session__lot=lot)
         .select_related("term", "assessment")
         .order_by("-onset_date", "-pk")
@@ -275,7 +281,7 @@ def lot_safety(*, lot: ProductLot, user: Any) -> LotSafety:
         .order_by("-created_at")
     )
     can_review = (
-        Membership.clinic_ids_for(user, {Role.SAFETY_LEAD})
+        Membership.clinic_ids_for(user, SAFETY_LEAD_ONLY)
         .filter(clinic_id=lot.product.clinic_id)
         .exists()
     )

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from adverse_events.models import ReactionReport
+from clinic.core.access import visible
 from patients.models import MessageState, OutboxMessage, Patient, PatientAccess
 from treatments.entered_in_error import STOPPED_NOTE, session_messages
 from treatments.models import (
@@ -23,29 +24,30 @@ from treatments.services import clinic_today
 
 
 def sessions_with_follow_up(user: Any) -> QuerySet[TreatmentSession]:
-    """Sessions the user may read, with lot, people, check-ins (and their messages),
-    reactions (with their term and assessment) and addenda loaded."""
-    return (
-        TreatmentSession.objects.visible_to(user)
-        .select_related(
-            "patient", "clinic", "practitioner", "signed_by", "lot__product", "appointment"
-        )
-        .prefetch_related(
-            Prefetch(
-                "checkins",
-                queryset=CheckIn.objects.select_related("message", "reminder").order_by("due_at"),
+    """Sessions the user may read, with their follow-up loaded (`sessions_loaded`)."""
+    return visible(sessions_loaded(), user)
+
+
+def sessions_loaded() -> QuerySet[TreatmentSession]:
+    """Sessions with lot, people, check-ins (and their messages), reactions (with their term
+    and assessment) and addenda loaded; not scoped, so pass it through `visible`."""
+    return TreatmentSession.objects.select_related(
+        "patient", "clinic", "practitioner", "signed_by", "lot__product", "appointment"
+    ).prefetch_related(
+        Prefetch(
+            "checkins",
+            queryset=CheckIn.objects.select_related("message", "reminder").order_by("due_at"),
+        ),
+        Prefetch(
+            "reactions",
+            queryset=ReactionReport.objects.select_related("term", "assessment").order_by(
+                "onset_date"
             ),
-            Prefetch(
-                "reactions",
-                queryset=ReactionReport.objects.select_related("term", "assessment").order_by(
-                    "onset_date"
-                ),
-            ),
-            Prefetch(
-                "addenda",
-                queryset=SessionAddendum.objects.select_related("author").order_by("created_at"),
-            ),
-        )
+        ),
+        Prefetch(
+            "addenda",
+            queryset=SessionAddendum.objects.select_related("author").order_by("created_at"),
+        ),
     )
 
 

@@ -12,20 +12,20 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from adverse_events.models import LotSignal, SignalStatus
 from adverse_events.signals import signal_review
-from clinic.core.access import scoped, staff_required
+from clinic.core.access import staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
-from clinic.core.models import CLINICAL_ROLES, Role
+from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY
 
 from .forms import ClinicalForm, show_error
-from .safety import lot_safety, lot_safety_rows, lots_for_clinicians
+from .safety import lot_safety, lot_safety_rows, lots_loaded
 
 clinical = staff_required(roles=CLINICAL_ROLES)
-safety_lead = staff_required(roles={Role.SAFETY_LEAD})
+safety_lead = staff_required(roles=SAFETY_LEAD_ONLY)
 
 
 class SignalReviewForm(ClinicalForm):
@@ -65,16 +65,14 @@ def _lot_page(
 
 @clinical
 def lot(request: HttpRequest, uuid: Any) -> HttpResponse:
-    return _lot_page(request, get_object_or_404(lots_for_clinicians(user=request.user), uuid=uuid))
+    return _lot_page(request, visible_or_404(lots_loaded(), request, uuid, roles=CLINICAL_ROLES))
 
 
 @require_POST
 @safety_lead
 def review(request: HttpRequest, uuid: Any) -> HttpResponse:
-    signal = get_object_or_404(
-        scoped(LotSignal.objects.select_related("lot__product"), request.user, {Role.SAFETY_LEAD}),
-        uuid=uuid,
-    )
+    signals = LotSignal.objects.select_related("lot__product")
+    signal = visible_or_404(signals, request, uuid, roles=SAFETY_LEAD_ONLY)
     form = SignalReviewForm(request.POST)
     if form.is_valid():
         try:

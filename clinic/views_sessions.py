@@ -13,12 +13,12 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from clinic.core.access import scoped, staff_required
+from clinic.core.access import staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import CLINICAL_ROLES
@@ -50,7 +50,7 @@ from .selectors import (
     lots_usable_today,
     patient_chart,
     session_follow_up_messages,
-    sessions_with_follow_up,
+    sessions_loaded,
 )
 
 clinical = staff_required(roles=CLINICAL_ROLES)
@@ -62,12 +62,12 @@ SESSION_ALREADY_SUBMITTED = gettext_lazy(
 
 
 def _patient(request: HttpRequest, uuid: Any) -> Patient:
-    patients = scoped(Patient.objects.select_related("clinic"), request.user, CLINICAL_ROLES)
-    return get_object_or_404(patients, uuid=uuid)
+    patients = Patient.objects.select_related("clinic")
+    return visible_or_404(patients, request, uuid, roles=CLINICAL_ROLES)
 
 
 def _session(request: HttpRequest, uuid: Any) -> TreatmentSession:
-    return get_object_or_404(sessions_with_follow_up(request.user), uuid=uuid)
+    return visible_or_404(sessions_loaded(), request, uuid)
 
 
 # --- the chart -----------------------------------------------------------------------------
@@ -94,12 +94,8 @@ def session_new(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 @clinical
 def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpResponse:
-    appointments = scoped(
-        Appointment.objects.select_related("patient__clinic", "series"),
-        request.user,
-        CLINICAL_ROLES,
-    )
-    appointment = get_object_or_404(appointments, uuid=uuid)
+    appointments = Appointment.objects.select_related("patient__clinic", "series")
+    appointment = visible_or_404(appointments, request, uuid, roles=CLINICAL_ROLES)
     existing = TreatmentSession.objects.filter(appointment=appointment).first()
     if existing is not None:
         token = posted_token(request.POST) if request.method == "POST" else None

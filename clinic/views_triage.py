@@ -14,17 +14,17 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from adverse_events.models import Alarm, ReactionReport
 from adverse_events.services import alarm_acknowledge, assessment_record
-from clinic.core.access import scoped, staff_required
+from clinic.core.access import staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.models import CLINICAL_ROLES
 
-from .dashboard import reactions_filtered, reports_for_clinicians, triage_context
+from .dashboard import reactions_filtered, reports_loaded, triage_context
 from .forms import show_error
 from .forms_triage import AcknowledgeForm, AssessmentForm, ReactionFilterForm
 
@@ -35,7 +35,7 @@ LIST_LIMIT = 100
 @require_POST
 @clinical
 def acknowledge(request: HttpRequest, uuid: Any) -> HttpResponse:
-    alarm = get_object_or_404(scoped(Alarm.objects.all(), request.user, CLINICAL_ROLES), uuid=uuid)
+    alarm = visible_or_404(Alarm, request, uuid, roles=CLINICAL_ROLES)
     form = AcknowledgeForm(request.POST)
     if form.is_valid():
         try:
@@ -50,7 +50,7 @@ def acknowledge(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 def _report(request: HttpRequest, uuid: Any) -> ReactionReport:
-    return get_object_or_404(reports_for_clinicians(user=request.user), uuid=uuid)
+    return visible_or_404(reports_loaded(), request, uuid, roles=CLINICAL_ROLES)
 
 
 def _initial(assessment: Any) -> dict[str, Any]:
@@ -227,12 +227,8 @@ def medwatch(request: HttpRequest, uuid: Any) -> HttpResponse:
     outcome, the suspect product with lot and expiry, the reporter. Opening it is recorded."""
     from patients.models import PatientAccess
 
-    report = get_object_or_404(
-        reports_for_clinicians(user=request.user).select_related(
-            "session__series", "session__clinic", "assessment"
-        ),
-        uuid=uuid,
-    )
+    reports = reports_loaded().select_related("session__series", "session__clinic", "assessment")
+    report = visible_or_404(reports, request, uuid, roles=CLINICAL_ROLES)
     PatientAccess.objects.create(patient_id=report.patient_id, user=request.user, action="medwatch")
     assessment = getattr(report, "assessment", None)
     session = report.session

@@ -16,7 +16,7 @@ from django.utils import timezone
 from adverse_events.models import Alarm, Outcome, ReactionReport
 from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
 from clinic.core.formtokens import form_token_bind, form_token_claim
-from clinic.core.models import Membership, Role
+from clinic.core.models import CLINICAL_ROLES, Membership
 from patients import outbox
 from patients.links import link_issue
 from patients.models import LinkPurpose, MessageKind, Patient
@@ -202,7 +202,7 @@ def session_log(
     clinic = patient.clinic
     if (
         not Membership.objects.active()
-        .filter(user=practitioner, clinic=clinic, role__in=[Role.PRACTITIONER, Role.SAFETY_LEAD])
+        .filter(user=practitioner, clinic=clinic, role__in=CLINICAL_ROLES)
         .exists()
     ):
         raise NotAllowed("Only a practitioner of this clinic can log a session.")

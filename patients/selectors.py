@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from clinic.core.access import visible
 from clinic.core.models import Clinic
 
 from .models import CallState, CallTask, Patient
@@ -49,7 +50,7 @@ def patient_search(
     """The user's clinics' patients matching every term given (name part, birth date, phone
     digits, a national number also read in each of the user's clinics' countries). Terms
     come from a POST, never from the URL."""
-    patients = Patient.objects.visible_to(user).filter(entered_in_error=False)
+    patients = visible(Patient, user).filter(entered_in_error=False)
     terms = name.split()
     if not (terms or date_of_birth or phone_key(phone)):
         return patients.none()
@@ -58,7 +59,7 @@ def patient_search(
     if date_of_birth:
         patients = patients.filter(date_of_birth=date_of_birth)
     if phone_key(phone):
-        regions = Clinic.objects.visible_to(user).values_list("country", flat=True).distinct()
+        regions = visible(Clinic, user).values_list("country", flat=True).distinct()
         keys = phone_search_keys(phone, regions=set(regions))
         patients = patients.filter(
             reduce(operator.or_, (Q(phone_key__contains=key) for key in sorted(keys)))
@@ -69,7 +70,7 @@ def patient_search(
 def call_tasks_open(*, user: Any) -> QuerySet[CallTask]:
     """Open calls for the user's clinics, oldest first, with what the call needs."""
     return (
-        CallTask.objects.visible_to(user)
+        visible(CallTask, user)
         .filter(state=CallState.OPEN)
         .select_related("patient", "clinic")
         .order_by("due_at")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from clinic.core.access import staff_required
+from clinic.core.access import staff_required, visible, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.models import Clinic
 
@@ -19,7 +19,7 @@ from .models import CallTask, Patient
 
 @staff_required
 def register(request: HttpRequest) -> HttpResponse:
-    clinics = Clinic.objects.visible_to(request.user)
+    clinics = visible(Clinic, request)
     form = PatientRegistrationForm(
         request.POST if request.method == "POST" else None, clinics=clinics
     )
@@ -56,9 +56,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
-    patient = get_object_or_404(
-        Patient.objects.visible_to(request.user).select_related("clinic"), uuid=uuid
-    )
+    patient = visible_or_404(Patient.objects.select_related("clinic"), request, uuid)
     services.patient_access_log(patient=patient, user=request.user, action="view")
     return render(request, "patients/detail.html", {"patient": patient})
 
@@ -80,7 +78,7 @@ def calls(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def call_done(request: HttpRequest, uuid: str) -> HttpResponse:
-    task = get_object_or_404(CallTask.objects.visible_to(request.user), uuid=uuid)
+    task = visible_or_404(CallTask, request, uuid)
     form = CallDoneForm(request.POST, prefix=str(task.uuid))
     if form.is_valid():
         try:

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
 from clinic.core.formtokens import form_token_bind, form_token_claim
-from clinic.core.models import Clinic, ClinicClosure, Membership, Role
+from clinic.core.models import BOOKABLE_ROLES, CLINICAL_ROLES, Clinic, ClinicClosure, Membership
 from patients import outbox
 from patients.messages import format_datetime, render_message
 from patients.models import Channel, MessageKind, MessageState, OutboxMessage, Patient
@@ -49,8 +49,6 @@ SLOT_STEP = timedelta(minutes=15)
 SEARCH_WINDOW = timedelta(days=14)
 REMINDER_LEAD = timedelta(hours=24)
 MAINTENANCE_HOUR = time(10, 0)
-BOOKING_ROLES = (Role.PRACTITIONER,)
-CLEARING_ROLES = (Role.PRACTITIONER, Role.SAFETY_LEAD)
 
 
 # --- clinic-local time ------------------------------------------------------------------------
@@ -335,7 +333,7 @@ def practitioners_of(clinic: Clinic):
         User.objects.filter(
             memberships__clinic=clinic,
             memberships__active=True,
-            memberships__role__in=BOOKING_ROLES,
+            memberships__role__in=BOOKABLE_ROLES,
             is_active=True,
         )
         .distinct()
@@ -600,7 +598,7 @@ def appointment_clear_hold(*, appointment: Appointment, user, reason: str) -> Ap
     reason = (reason or "").strip()
     if (
         not Membership.objects.active()
-        .filter(user=user, clinic_id=appointment.clinic_id, role__in=CLEARING_ROLES)
+        .filter(user=user, clinic_id=appointment.clinic_id, role__in=CLINICAL_ROLES)
         .exists()
     ):
         raise NotAllowed("Only a practitioner of this clinic can clear a safety hold.")

@@ -10,18 +10,19 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from clinic import workflows
-from clinic.core.access import staff_required
+from clinic.core.access import staff_required, visible, visible_or_404
 from clinic.core.dates import CALENDAR
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
-from clinic.core.models import Clinic, Role, User
+from clinic.core.models import BOOKABLE_ROLES, CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic, User
 from patients.forms import DateInput, attach_error
 from patients.models import Patient
 from patients.services import patient_access_log
@@ -37,9 +38,6 @@ from .forms_booking import (
 )
 from .models import Appointment, SeriesTemplate, TreatmentSeries
 
-SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
-CLEARING = frozenset(booking.CLEARING_ROLES)
-
 
 def _zone(clinic: Clinic) -> Any:
     return timezone.override(booking.clinic_zone(clinic))
@@ -52,16 +50,15 @@ def _local_value(clinic: Clinic, moment: datetime) -> str:
 # --- series templates -------------------------------------------------------------------------
 
 
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def template_list(request: HttpRequest) -> HttpResponse:
-    templates = SeriesTemplate.objects.visible_to(request.user, SAFETY_LEAD).select_related(
-        "clinic"
-    )
+    templates = SeriesTemplate.objects.select_related("clinic")
+    templates = visible(templates, request, roles=SAFETY_LEAD_ONLY)
     return render(request, "treatments/booking_template_list.html", {"templates": templates})
 
 
 def _template_form_page(request: HttpRequest, instance: SeriesTemplate | None) -> HttpResponse:
-    clinics = Clinic.objects.visible_to(request.user, SAFETY_LEAD)
+    clinics = visible(Clinic, request, roles=SAFETY_LEAD_ONLY)
     form = SeriesTemplateForm(
         request.POST if request.method == "POST" else None, instance=instance, clinics=clinics
     )
@@ -78,16 +75,14 @@ def _template_form_page(request: HttpRequest, instance: SeriesTemplate | None) -
     )
 
 
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def template_new(request: HttpRequest) -> HttpResponse:
     return _template_form_page(request, None)
 
 
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def template_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
-    template = get_object_or_404(
-        SeriesTemplate.objects.visible_to(request.user, SAFETY_LEAD), uuid=uuid
-    )
+    template = visible_or_404(SeriesTemplate, request, uuid, roles=SAFETY_LEAD_ONLY)
     return _template_form_page(request, template)
 
 
@@ -114,10 +109,8 @@ def _show_slots(times_form: SessionTimesForm, slots: list[booking.Slot]) -> None
 
 @staff_required
 def book(request: HttpRequest, patient: Any) -> HttpResponse:
-    patient = get_object_or_404(
-        Patient.objects.visible_to(request.user).select_related("clinic"),
-        uuid=patient,
-        entered_in_error=False,
+    patient = visible_or_404(
+        Patient.objects.select_related("clinic").filter(entered_in_error=False), request, patient
     )
     clinic = patient.clinic
     with _zone(clinic):
@@ -230,9 +223,7 @@ def _booked(request: HttpRequest, series: TreatmentSeries) -> HttpResponse:
 
 @staff_required
 def patient_appointments(request: HttpRequest, patient: Any) -> HttpResponse:
-    patient = get_object_or_404(
-        Patient.objects.visible_to(request.user).select_related("clinic"), uuid=patient
-    )
+    patient = visible_or_404(Patient.objects.select_related("clinic"), request, patient)
     series, appointments = booking.patient_appointments(patient=patient)
     with _zone(patient.clinic):
         return render(
@@ -244,9 +235,8 @@ def patient_appointments(request: HttpRequest, patient: Any) -> HttpResponse:
 
 @staff_required
 def series_ics(request: HttpRequest, uuid: Any) -> HttpResponse:
-    series = get_object_or_404(
-        TreatmentSeries.objects.visible_to(request.user).select_related("clinic", "patient"),
-        uuid=uuid,
+    series = visible_or_404(
+        TreatmentSeries.objects.select_related("clinic", "patient"), request, uuid
     )
     patient_access_log(patient=series.patient, user=request.user, action="export_ics")
     response = HttpResponse(
@@ -289,11 +279,11 @@ class CalendarForm(AccessibleErrorsMixin, forms.Form):
 def calendar(request: HttpRequest) -> HttpResponse:
     """Day or week of a clinic (optionally one practitioner) in the clinic's local time.
     The filters are in the query string: they carry no patient data."""
-    clinics = Clinic.objects.visible_to(request.user)
+    clinics = visible(Clinic, request)
     form = CalendarForm(request.GET or None)
     form.fields["clinic"].queryset = clinics
     form.fields["practitioner"].queryset = User.objects.filter(
-        memberships__clinic__in=clinics, memberships__role__in=booking.BOOKING_ROLES
+        memberships__clinic__in=clinics, memberships__role__in=BOOKABLE_ROLES
     ).distinct()
     form.fields["practitioner"].label_from_instance = lambda u: u.get_full_name() or u.username
     # An invalid filter (a date out of range, "abc") shows today's page with the error beside
@@ -360,13 +350,15 @@ def calendar(request: HttpRequest) -> HttpResponse:
 # --- one appointment --------------------------------------------------------------------------
 
 
-def _appointment(request: HttpRequest, uuid: Any) -> Appointment:
-    return get_object_or_404(
-        Appointment.objects.visible_to(request.user).select_related(
-            "clinic", "patient", "practitioner", "series", "hold_cleared_by"
-        ),
-        uuid=uuid,
+def _appointments() -> QuerySet[Appointment]:
+    """Appointments with what their page shows loaded."""
+    return Appointment.objects.select_related(
+        "clinic", "patient", "practitioner", "series", "hold_cleared_by"
     )
+
+
+def _appointment(request: HttpRequest, uuid: Any) -> Appointment:
+    return visible_or_404(_appointments(), request, uuid)
 
 
 def _appointment_page(
@@ -380,7 +372,7 @@ def _appointment_page(
 ) -> HttpResponse:
     clinic = appointment.clinic
     can_clear = request.user.memberships.filter(
-        clinic=clinic, active=True, role__in=CLEARING
+        clinic=clinic, active=True, role__in=CLINICAL_ROLES
     ).exists()
     with _zone(clinic):
         reschedule_form = reschedule_form or RescheduleForm(
@@ -473,14 +465,9 @@ def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 @require_POST
-@staff_required(roles=CLEARING)
+@staff_required(roles=CLINICAL_ROLES)
 def appointment_clear_hold(request: HttpRequest, uuid: Any) -> HttpResponse:
-    appointment = get_object_or_404(
-        Appointment.objects.visible_to(request.user, CLEARING).select_related(
-            "clinic", "patient", "practitioner", "series", "hold_cleared_by"
-        ),
-        uuid=uuid,
-    )
+    appointment = visible_or_404(_appointments(), request, uuid, roles=CLINICAL_ROLES)
     form = ClearHoldForm(request.POST)
     if form.is_valid():
         try:

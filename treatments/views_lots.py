@@ -11,14 +11,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from clinic.core.access import scoped, staff_required
+from clinic.core.access import staff_required, visible, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
-from clinic.core.models import CLINICAL_ROLES, Clinic, Role
+from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic
 
 from .forms_lots import LotCorrectForm, LotReceiveForm, LotStatusForm, ProductCreateForm
 from .models import LotStatus, Product, ProductLot, Recall
@@ -33,8 +33,6 @@ from .services import (
     product_create,
 )
 
-SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
-
 
 def _show(form: Any, error: ClinicError | ValidationError) -> None:
     if isinstance(error, ClinicError):
@@ -46,21 +44,19 @@ def _show(form: Any, error: ClinicError | ValidationError) -> None:
 
 
 def _product(request: HttpRequest, uuid: Any, roles: frozenset[str]) -> Product:
-    return get_object_or_404(
-        scoped(Product.objects.select_related("clinic"), request.user, roles), uuid=uuid
-    )
+    return visible_or_404(Product.objects.select_related("clinic"), request, uuid, roles=roles)
 
 
 def _lot(request: HttpRequest, uuid: Any, roles: frozenset[str]) -> ProductLot:
-    lots = scoped(ProductLot.objects.select_related("product__clinic"), request.user, roles)
-    return get_object_or_404(lots, uuid=uuid)
+    lots = ProductLot.objects.select_related("product__clinic")
+    return visible_or_404(lots, request, uuid, roles=roles)
 
 
 @staff_required(roles=CLINICAL_ROLES)
 def product_list(request: HttpRequest) -> HttpResponse:
     released = Q(lots__status=LotStatus.RELEASED)
     products = (
-        scoped(Product.objects.all(), request.user, CLINICAL_ROLES)
+        visible(Product, request, roles=CLINICAL_ROLES)
         .select_related("clinic")
         .annotate(
             lot_count=Count("lots"),
@@ -68,7 +64,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
         )
         .order_by("clinic__name", "name")
     )
-    can_manage = Clinic.objects.visible_to(request.user, SAFETY_LEAD).exists()
+    can_manage = visible(Clinic, request, roles=SAFETY_LEAD_ONLY).exists()
     return render(
         request,
         "treatments/product_list.html",
@@ -76,9 +72,9 @@ def product_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def product_new(request: HttpRequest) -> HttpResponse:
-    clinics = Clinic.objects.visible_to(request.user, SAFETY_LEAD).order_by("name")
+    clinics = visible(Clinic, request, roles=SAFETY_LEAD_ONLY).order_by("name")
     data = request.POST if request.method == "POST" else None
     form = ProductCreateForm(data, clinics=clinics)
     if data is not None and form.is_valid():
@@ -100,7 +96,7 @@ def lot_list(request: HttpRequest, uuid: Any) -> HttpResponse:
     for lot in lots:
         lot.expired = lot.expiry_date < today
     can_manage = (
-        Clinic.objects.visible_to(request.user, SAFETY_LEAD).filter(pk=product.clinic_id).exists()
+        visible(Clinic, request, roles=SAFETY_LEAD_ONLY).filter(pk=product.clinic_id).exists()
     )
     return render(
         request,
@@ -109,9 +105,9 @@ def lot_list(request: HttpRequest, uuid: Any) -> HttpResponse:
     )
 
 
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def lot_new(request: HttpRequest, uuid: Any) -> HttpResponse:
-    product = _product(request, uuid, SAFETY_LEAD)
+    product = _product(request, uuid, SAFETY_LEAD_ONLY)
     data = request.POST if request.method == "POST" else None
     # A repeat of this form would be refused by the form itself (the lot number is taken).
     earlier = data and form_token_record(
@@ -172,9 +168,7 @@ def _lot_page(
     request: HttpRequest, lot: ProductLot, *, bound: LotStatusForm | None = None, status=200
 ) -> HttpResponse:
     can_manage = (
-        Clinic.objects.visible_to(request.user, SAFETY_LEAD)
-        .filter(pk=lot.product.clinic_id)
-        .exists()
+        visible(Clinic, request, roles=SAFETY_LEAD_ONLY).filter(pk=lot.product.clinic_id).exists()
     )
     actions = []
     if can_manage:
@@ -202,7 +196,7 @@ def lot_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 def _lot_action(request: HttpRequest, uuid: Any, action: str) -> HttpResponse:
-    lot = _lot(request, uuid, SAFETY_LEAD)
+    lot = _lot(request, uuid, SAFETY_LEAD_ONLY)
     form = LotStatusForm(request.POST, action=action)
     if not form.is_valid():
         return _lot_page(request, lot, bound=form, status=400)
@@ -235,26 +229,26 @@ def _lot_action(request: HttpRequest, uuid: Any, action: str) -> HttpResponse:
 
 
 @require_POST
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def lot_quarantine_view(request: HttpRequest, uuid: Any) -> HttpResponse:
     return _lot_action(request, uuid, "quarantine")
 
 
 @require_POST
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def lot_release_view(request: HttpRequest, uuid: Any) -> HttpResponse:
     return _lot_action(request, uuid, "release")
 
 
 @require_POST
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def lot_recall_view(request: HttpRequest, uuid: Any) -> HttpResponse:
     return _lot_action(request, uuid, "recall")
 
 
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def lot_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
-    lot = _lot(request, uuid, SAFETY_LEAD)
+    lot = _lot(request, uuid, SAFETY_LEAD_ONLY)
     data = request.POST if request.method == "POST" else None
     initial = {name: getattr(lot, name) for name in LOT_CORRECTABLE_FIELDS}
     form = LotCorrectForm(data, product=lot.product, lot=lot, initial=initial)

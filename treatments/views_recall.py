@@ -13,25 +13,21 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clinic.core.access import scoped, staff_required
-from clinic.core.models import CLINICAL_ROLES, Clinic, Role
+from clinic.core.access import staff_required, visible, visible_or_404
+from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic
 from patients.models import PatientAccess
 
 from .models import Recall, RecallNotice
 from .recalls import call_state, reach_status, recall_message_all, recall_notices
 
-SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
-
 
 def _recall(request: HttpRequest, uuid: Any, roles: frozenset[str]) -> Recall:
-    recalls = scoped(
-        Recall.objects.select_related("lot__product__clinic", "recalled_by"), request.user, roles
-    )
-    return get_object_or_404(recalls, uuid=uuid)
+    recalls = Recall.objects.select_related("lot__product__clinic", "recalled_by")
+    return visible_or_404(recalls, request, uuid, roles=roles)
 
 
 def _record_access(request: HttpRequest, notices: list[RecallNotice], action: str) -> None:
@@ -49,7 +45,7 @@ def _recall_page(request: HttpRequest, recall: Recall) -> HttpResponse:
         counts[code] = sum(1 for r in rows if r["status"][0] == code)
     counts["reached"] += counts["acknowledged"]  # an acknowledged notice reached them too
     can_manage = (
-        Clinic.objects.visible_to(request.user, SAFETY_LEAD)
+        visible(Clinic, request, roles=SAFETY_LEAD_ONLY)
         .filter(pk=recall.lot.product.clinic_id)
         .exists()
     )
@@ -63,11 +59,11 @@ def recall_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 @require_POST
-@staff_required(roles=SAFETY_LEAD)
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def recall_message(request: HttpRequest, uuid: Any) -> HttpResponse:
     """Answers with the recall page itself (no redirect): sending is idempotent, so a reload
     that posts again sends nothing more, and the page shows where every notice stands."""
-    recall = _recall(request, uuid, SAFETY_LEAD)
+    recall = _recall(request, uuid, SAFETY_LEAD_ONLY)
     result = recall_message_all(recall=recall, user=request.user)
     if result.queued or result.calls:
         messages.success(

@@ -2,12 +2,14 @@
 
 Every staff page and endpoint stands on this module, so none can forget a rule:
 
-- `staff_required` / `StaffRequiredMixin` for pages: logged in, second factor verified in this
-  session, an active membership (optionally one of `roles`). A user who has not enrolled an
-  authenticator app is sent to enrolment; one without a membership gets 403.
-- `ClinicScopedMixin` for class-based pages and `ClinicScopedViewSet` / `ClinicScopedAPIView`
-  for the API: `get_queryset()` applies `Model.objects.visible_to(user, roles)`, so another
-  clinic's row answers 404, never 200.
+- `staff_required` for pages: logged in, second factor verified in this session, an active
+  membership (optionally one of `roles`). A user who has not enrolled an authenticator app is
+  sent to enrolment; one without a membership gets 403.
+- `visible` / `visible_or_404` for pages (and the selectors behind them): every queryset and
+  every object a page reads by its public uuid comes through them, so another clinic's row
+  answers 404, never 200, and a role the model does not allow sees nothing. A test refuses a
+  view that scopes by hand.
+- `ClinicScopedViewSet` for the API: `get_queryset()` applies the same rule.
 - `IsVerifiedStaff`: the DRF permission behind the API bases.
 """
 
@@ -20,10 +22,12 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from rest_framework import generics, permissions, viewsets
+from rest_framework import permissions, viewsets
+from rest_framework.request import Request
 
 from .models import Membership
 from .otp import has_confirmed_device
@@ -76,7 +80,7 @@ def staff_denial(request: HttpRequest, roles: Roles = None) -> HttpResponse | No
 
 
 def staff_required(view: Callable[..., HttpResponse] | None = None, *, roles: Roles = None) -> Any:
-    """Decorate a page view: `@staff_required` or `@staff_required(roles={Role.SAFETY_LEAD})`."""
+    """Decorate a page view: `@staff_required` or `@staff_required(roles=SAFETY_LEAD_ONLY)`."""
     frozen = frozenset(roles) if roles is not None else None
 
     def decorator(view_func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -93,22 +97,10 @@ def staff_required(view: Callable[..., HttpResponse] | None = None, *, roles: Ro
     return decorator(view) if view is not None else decorator
 
 
-class StaffRequiredMixin:
-    """Class-based page views: the rules of `staff_required`; set `required_roles` to narrow."""
-
-    required_roles: ClassVar[frozenset[str] | None] = None
-
-    def get_required_roles(self) -> frozenset[str] | None:
-        return self.required_roles
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        denial = staff_denial(request, self.get_required_roles())
-        if denial is not None:
-            return denial
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-
-
 def scoped(queryset: QuerySet, user: Any, roles: Roles) -> QuerySet:
+    """`queryset.visible_to(user, roles)`, with `roles` narrowed to the model's `read_roles`.
+
+    The rule under `visible` and the API bases; pages call `visible` / `visible_or_404`."""
     if not hasattr(queryset, "visible_to"):
         raise ImproperlyConfigured(
             f"{queryset.model.__name__}'s manager is not a ScopedQuerySet: it cannot be "
@@ -121,18 +113,24 @@ def scoped(queryset: QuerySet, user: Any, roles: Roles) -> QuerySet:
     return queryset.visible_to(user, roles)
 
 
-class ClinicScopedMixin(StaffRequiredMixin):
-    """Class-based pages over clinic rows (ListView, DetailView, UpdateView...).
+def _user_of(who: Any) -> Any:
+    return who.user if isinstance(who, HttpRequest | Request) else who
 
-    The queryset is always `visible_to(user, required_roles)`: an object of another clinic is
-    a 404. Look objects up by their public UUID.
-    """
 
-    slug_field = "uuid"
-    slug_url_kwarg = "uuid"
+def visible(source: type[Model] | QuerySet, who: Any, *, roles: Roles = None) -> QuerySet:
+    """The rows of `source` (a model, or a queryset with its `select_related` and filters) that
+    `who` (a request or a user) may read: the clinics where they hold one of `roles` (default:
+    the model's `read_roles`; a view may narrow them, never widen them)."""
+    queryset = source._default_manager.all() if isinstance(source, type) else source
+    return scoped(queryset, _user_of(who), roles)
 
-    def get_queryset(self) -> QuerySet:
-        return scoped(super().get_queryset(), self.request.user, self.get_required_roles())  # type: ignore[misc, attr-defined]
+
+def visible_or_404(
+    source: type[Model] | QuerySet, who: Any, uuid: Any, *, roles: Roles = None
+) -> Any:
+    """The one row of `source` with this public `uuid` that `who` may read; else 404 (another
+    clinic's row, a role that may not read it, or no such row all look the same)."""
+    return get_object_or_404(visible(source, who, roles=roles), uuid=uuid)
 
 
 # --- API -----------------------------------------------------------------------------------
@@ -182,11 +180,3 @@ class ClinicScopedViewSet(ClinicScopedAPIMixin, viewsets.GenericViewSet):
 
     No destroy: clinical rows are never hard-deleted.
     """
-
-
-class ClinicScopedReadOnlyViewSet(ClinicScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
-    """List and retrieve, scoped."""
-
-
-class ClinicScopedAPIView(ClinicScopedAPIMixin, generics.GenericAPIView):
-    """Base of a non-viewset API view (a workflow action with its own serializers)."""

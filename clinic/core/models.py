@@ -34,7 +34,13 @@ class Role(models.TextChoices):
     SAFETY_LEAD = "safety_lead", "Safety lead"
 
 
+# Every role set the code uses, defined once (a test refuses a set of roles written elsewhere).
+# Clinicians read clinical records, log sessions and clear a safety hold.
 CLINICAL_ROLES = frozenset({Role.PRACTITIONER, Role.SAFETY_LEAD})
+# Products and lots, series templates, recalls and the review of a lot signal.
+SAFETY_LEAD_ONLY = frozenset({Role.SAFETY_LEAD})
+# Whom an appointment may be booked with.
+BOOKABLE_ROLES = frozenset({Role.PRACTITIONER})
 ALL_ROLES = frozenset(Role)
 
 

@@ -9,6 +9,7 @@ from rest_framework import mixins
 from rest_framework.response import Response
 
 from clinic.api.base import ReadViewSet
+from clinic.core.access import visible
 from clinic.core.models import CLINICAL_ROLES, Clinic, Membership
 from patients.models import Patient
 from patients.services import patient_register, patient_update
@@ -32,7 +33,7 @@ class PatientViewSet(mixins.CreateModelMixin, ReadViewSet):
             if user.is_authenticated
             else []
         )
-        context["clinics"] = Clinic.objects.visible_to(user)
+        context["clinics"] = visible(Clinic, user)
         return context
 
     @extend_schema(request=PatientRegisterSerializer, responses={201: PatientSerializer})

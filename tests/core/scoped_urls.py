@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import include, path
-from django.views.generic import DetailView
 from rest_framework import mixins, serializers
 
-from clinic.core.access import ClinicScopedMixin, ClinicScopedViewSet, staff_required
-from clinic.core.models import ClinicClosure, Membership, Role
+from clinic.core.access import ClinicScopedViewSet, staff_required, visible_or_404
+from clinic.core.models import SAFETY_LEAD_ONLY, ClinicClosure, Membership
 from clinic.urls import urlpatterns as project_urlpatterns
 
 
@@ -17,16 +16,14 @@ def any_staff(request):
     return HttpResponse("ok")
 
 
-@staff_required(roles={Role.SAFETY_LEAD})
+@staff_required(roles=SAFETY_LEAD_ONLY)
 def safety_lead_only(request):
     return HttpResponse("ok")
 
 
-class ClosureDetail(ClinicScopedMixin, DetailView):
-    model = ClinicClosure
-
-    def render_to_response(self, context, **kwargs):
-        return HttpResponse(str(self.object.pk))
+@staff_required
+def closure_detail(request, uuid):
+    return HttpResponse(str(visible_or_404(ClinicClosure, request, uuid).pk))
 
 
 class ClosureSerializer(serializers.ModelSerializer):
@@ -42,7 +39,7 @@ class ClosureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicSco
 
 
 class LeadClosureViewSet(ClosureViewSet):
-    required_roles = frozenset({Role.SAFETY_LEAD})
+    required_roles = SAFETY_LEAD_ONLY
 
 
 def n_plus_one(request):
@@ -54,7 +51,7 @@ def n_plus_one(request):
 urlpatterns = [
     path("t/any/", any_staff, name="t-any"),
     path("t/lead/", safety_lead_only, name="t-lead"),
-    path("t/closure/<uuid:uuid>/", ClosureDetail.as_view(), name="t-closure"),
+    path("t/closure/<uuid:uuid>/", closure_detail, name="t-closure"),
     path("t/api/closures/", ClosureViewSet.as_view({"get": "list"}), name="t-api-list"),
     path(
         "t/api/closures/<uuid:uuid>/",

@@ -1,4 +1,4 @@
-"""staff_required, the scoped page mixin, the scoped API base and IsVerifiedStaff."""
+"""staff_required, the scoped page helper, the scoped API base and IsVerifiedStaff."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_staff_required_with_roles_refuses_other_roles(client_as, personas):
         assert client_as(personas[column]).get(reverse("t-lead")).status_code == 403, column
 
 
-def test_the_scoped_page_mixin_answers_404_for_another_clinics_row(
+def test_visible_or_404_answers_404_for_another_clinics_row(
     client_as, practitioner_a, practitioner_b, clinic_a
 ):
     closure = ClinicClosureFactory(clinic=clinic_a)

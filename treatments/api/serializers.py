@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from clinic.api.fields import AwareDateTimeField, ClinicChoiceMixin, ScopedRef, ref
 from clinic.core.dates import BOOKING, validate_any_date
-from clinic.core.models import Role, User
+from clinic.core.models import SAFETY_LEAD_ONLY, User
 from patients.models import Patient
 from treatments.models import (
     Appointment,
@@ -357,7 +357,7 @@ class _LotFields(serializers.Serializer):
 class LotReceiveSerializer(_LotFields):
     """Input of receiving a lot (treatments.services.lot_receive); safety leads only."""
 
-    product = ScopedRef(Product, roles=frozenset({Role.SAFETY_LEAD}))
+    product = ScopedRef(Product, roles=SAFETY_LEAD_ONLY)
     quantity = serializers.IntegerField(
         min_value=1, max_value=100000, help_text="Units received, in the product's unit of use."
     )

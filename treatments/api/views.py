@@ -18,8 +18,9 @@ from rest_framework.response import Response
 
 from clinic import workflows
 from clinic.api.base import ReadViewSet
+from clinic.core.access import visible
 from clinic.core.formtokens import form_token_record
-from clinic.core.models import CLINICAL_ROLES, Clinic, Role
+from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic
 from treatments import booking
 from treatments.models import (
     Appointment,
@@ -62,9 +63,6 @@ from .serializers import (
     SessionSerializer,
 )
 
-SAFETY_LEAD = frozenset({Role.SAFETY_LEAD})
-CLEARING = frozenset(booking.CLEARING_ROLES)
-
 
 class AppointmentViewSet(ReadViewSet):
     queryset = Appointment.objects.select_related("patient", "practitioner", "series")
@@ -73,7 +71,7 @@ class AppointmentViewSet(ReadViewSet):
     ordering_fields: ClassVar[list[str]] = ["created_at", "starts_at"]
 
     def get_required_roles(self) -> frozenset[str] | None:
-        return CLEARING if self.action == "clear_hold" else self.required_roles
+        return CLINICAL_ROLES if self.action == "clear_hold" else self.required_roles
 
     def _fresh(self, appointment: Appointment) -> Response:
         return Response(AppointmentSerializer(self.get_queryset().get(pk=appointment.pk)).data)
@@ -211,12 +209,12 @@ class ProductViewSet(mixins.CreateModelMixin, ReadViewSet):
     filterset_class = filters.ProductFilter
 
     def get_required_roles(self) -> frozenset[str] | None:
-        return SAFETY_LEAD if self.action == "create" else self.required_roles
+        return SAFETY_LEAD_ONLY if self.action == "create" else self.required_roles
 
     @extend_schema(request=ProductCreateSerializer, responses={201: ProductSerializer})
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         """Add a product the clinic uses (safety leads); its lots are received separately."""
-        context = {"clinics": Clinic.objects.visible_to(request.user, SAFETY_LEAD)}
+        context = {"clinics": visible(Clinic, request, roles=SAFETY_LEAD_ONLY)}
         data = ProductCreateSerializer(data=request.data, context=context)
         data.is_valid(raise_exception=True)
         product = product_create(**data.validated_data)
@@ -235,7 +233,7 @@ class LotViewSet(mixins.CreateModelMixin, ReadViewSet):
     ordering_fields: ClassVar[list[str]] = ["created_at", "expiry_date"]
 
     def get_required_roles(self) -> frozenset[str] | None:
-        return SAFETY_LEAD if self.action in LOT_WRITES else self.required_roles
+        return SAFETY_LEAD_ONLY if self.action in LOT_WRITES else self.required_roles
 
     @extend_schema(request=LotReceiveSerializer, responses={201: LotSerializer})
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
