@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -51,7 +50,7 @@ def alarm_alert_text(
 ) -> AlertText:
     """Subject and body of one on-call message (`follow_up`: the alarm was already open)."""
     language = clinic.staff_language or "en"
-    with translation.override(language), timezone.override(ZoneInfo(clinic.time_zone)):
+    with translation.override(language), clinic.activate():
         context = {
             "clinic": clinic.name,
             "reactions": ", ".join(term_label(t, language) for t in terms),

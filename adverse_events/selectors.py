@@ -6,11 +6,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from clinic.core.access import visible
 from clinic.core.models import CLINICAL_ROLES, Clinic
@@ -39,11 +37,7 @@ class ReportTarget:
     @property
     def treatment_date(self) -> date:
         """The session's date as the clinic's calendar has it."""
-        return timezone.localtime(self.session.performed_at, timezone=_zone(self.clinic)).date()
-
-
-def _zone(clinic: Clinic) -> ZoneInfo:
-    return ZoneInfo(clinic.time_zone)
+        return self.clinic.local(self.session.performed_at).date()
 
 
 def report_target(link: PersonalLink) -> ReportTarget | None:

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -300,7 +299,7 @@ def _create(
     submission.save()
 
     reports: list[ReactionReport] = []
-    with timezone.override(ZoneInfo(session.clinic.time_zone)):
+    with session.clinic.activate():
         for reaction in reactions:
             report = ReactionReport(
                 clinic=session.clinic,

@@ -166,10 +166,6 @@ def _context(target: ReportTarget, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _today(target: ReportTarget):
-    return target.clinic.today()
-
-
 # --- the entry: token -> session -----------------------------------------------------------
 
 
@@ -284,7 +280,7 @@ def _details_page(
 ) -> HttpResponse:
     language = translation.get_language()
     data = request.POST if bound else None
-    today = _today(target)
+    today = target.clinic.today()
     details = [
         ReactionDetailForm(data, term=term, language=language, today=today)
         for term in choose.chosen_terms()

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone, translation
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -50,9 +49,8 @@ def recall_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 def _context(notice: RecallNotice) -> dict[str, Any]:
     lot = notice.recall.lot
     clinic = lot.product.clinic
-    zone = ZoneInfo(clinic.time_zone)
     dates = [
-        timezone.localtime(performed_at, zone).date()
+        clinic.local(performed_at).date()
         for performed_at in notice.sessions.order_by("performed_at").values_list(
             "performed_at", flat=True
         )
@@ -64,9 +62,7 @@ def _context(notice: RecallNotice) -> dict[str, Any]:
         "lot_number": lot.lot_number,
         "treatment_dates": dates,
         "acknowledged_on": (
-            timezone.localtime(notice.acknowledged_at, zone).date()
-            if notice.acknowledged_at
-            else None
+            clinic.local(notice.acknowledged_at).date() if notice.acknowledged_at else None
         ),
         **clinic_numbers(clinic),
         "languages": Language.choices,

@@ -11,9 +11,8 @@ for them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, DateField, F, Func, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -106,10 +105,7 @@ def today_windows(*, user: Any, roles: frozenset[str] | None = None) -> list[tup
     now = timezone.now()
     windows = []
     for clinic in clinics:
-        zone = ZoneInfo(clinic.time_zone)
-        day = now.astimezone(zone).date()
-        start = datetime.combine(day, time.min, tzinfo=zone)
-        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+        start, end = clinic.day_span(clinic.local(now).date())
         windows.append((clinic.pk, start, end))
     return windows
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher
 from django.db import transaction
@@ -72,7 +71,7 @@ from patients.models import (
     phone_key,
 )
 from patients.outbox import pick_channel
-from treatments.checkins import CALL_AFTER_REMINDER, REMIND_AFTER, outside_quiet_hours
+from treatments.checkins import CALL_AFTER_REMINDER, REMIND_AFTER
 from treatments.models import (
     Appointment,
     AppointmentStatus,
@@ -517,7 +516,6 @@ def _quick_demo_hashes() -> Iterator[None]:
 @dataclass
 class ClinicCtx:
     clinic: Clinic
-    zone: ZoneInfo
     today: date
     hours: dict[str, list[str]]
     closed: set[date]
@@ -577,7 +575,7 @@ class Seeder:
         return self.rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
     def local(self, ctx: ClinicCtx, d: date, minute: int) -> datetime:
-        return datetime.combine(d, time(minute // 60, minute % 60), tzinfo=ctx.zone)
+        return datetime.combine(d, time(minute // 60, minute % 60), tzinfo=ctx.clinic.zone)
 
     def clamp_past(self, moment: datetime, floor: datetime) -> datetime:
         """`moment`, but never in the future and never before `floor`."""
@@ -592,8 +590,7 @@ class Seeder:
             clinic = self.stamp(Clinic(name=name, **spec), at)
             clinic.full_clean(validate_unique=False)
             self.insert(Clinic, [clinic])
-            zone = ZoneInfo(clinic.time_zone)
-            today = self.now.astimezone(zone).date()
+            today = clinic.local(self.now).date()
             first, last = today - timedelta(days=HISTORY_DAYS + 30), today + timedelta(days=90)
             closed: set[date] = set()
             for year in range(first.year, last.year + 1):
@@ -626,7 +623,7 @@ class Seeder:
                         CheckInPlanStep(clinic=clinic, code=code, label=label, offset=offset), at
                     )
                 )
-            self.ctxs[name] = ClinicCtx(clinic, zone, today, spec["opening_hours"], closed)
+            self.ctxs[name] = ClinicCtx(clinic, today, spec["opening_hours"], closed)
         self.insert(ClinicClosure, closures)
         self.insert(CheckInPlanStep, plan_steps)
         self.steps = {name: [s for s in plan_steps if s.clinic.name == name] for name in self.ctxs}
@@ -951,7 +948,7 @@ class Seeder:
                         completed += 1
                         break
                     attempts += 1
-                    day = start.astimezone(ctx.zone).date() + timedelta(days=rng.randint(3, 9))
+                    day = ctx.clinic.local(start).date() + timedelta(days=rng.randint(3, 9))
                     continue
                 appt.status = AppointmentStatus.BOOKED
                 if start <= self.now:
@@ -979,9 +976,7 @@ class Seeder:
             series.status = SeriesStatus.COMPLETED
             last = max(a.starts_at for a in appts if a.status == AppointmentStatus.COMPLETED)
             months = series.maintenance_interval_months
-            series.maintenance_due_on = last.astimezone(ctx.zone).date() + timedelta(
-                days=30 * months
-            )
+            series.maintenance_due_on = ctx.clinic.local(last).date() + timedelta(days=30 * months)
         return series, appts, end_day
 
     # -- stage 4: lots and sessions ------------------------------------------------------
@@ -1094,7 +1089,7 @@ class Seeder:
             ctx = self.ctxs[appt.clinic.name]
             patient = appt.patient
             performed = appt.starts_at + timedelta(minutes=rng.choice([5, 10, 10, 15]))
-            local_day = performed.astimezone(ctx.zone).date()
+            local_day = ctx.clinic.local(performed).date()
             lot_plan = self._lot_for(ctx, local_day)
             proc = self._procedure(appt.series.indication, patient)
             screening, warned = self._screening(patient, proc["delivery_method"], performed)
@@ -1262,7 +1257,7 @@ class Seeder:
             s, ctx = p.session, p.ctx
             reachable = pick_channel(s.patient) is not None
             for step in self.steps[ctx.clinic.name]:
-                due = outside_quiet_hours(s.performed_at + step.offset, ctx.clinic)
+                due = ctx.clinic.outside_quiet_hours(s.performed_at + step.offset)
                 c = CheckIn(session=s, step_code=step.code, step_label=step.label, due_at=due)
                 self.stamp(c, s.performed_at, updated=s.performed_at)
                 c.plan = {"reachable": reachable, "step": step.code}
@@ -1603,7 +1598,7 @@ class Seeder:
                 state = MessageState.SENT
             else:
                 state = MessageState.PENDING
-            local = a.starts_at.astimezone(ctx.zone)
+            local = ctx.clinic.local(a.starts_at)
             m = self._message(
                 ctx,
                 patient=a.patient,
@@ -1838,8 +1833,8 @@ class Seeder:
             weights["hyperpigmentation"] *= 2
         code = term_code or self.pick(weights)
         term = self.terms[code]
-        performed_day = s.performed_at.astimezone(ctx.zone).date()
-        reported_day = sub.created_at.astimezone(ctx.zone).date()
+        performed_day = ctx.clinic.local(s.performed_at).date()
+        reported_day = ctx.clinic.local(sub.created_at).date()
         lo, hi = STEP_ONSET[step if term_code is None else "any"]
         if code == "granuloma":
             lo, hi = 14, 88

@@ -20,7 +20,6 @@ from treatments.models import (
     TreatmentSeries,
     TreatmentSession,
 )
-from treatments.services import clinic_today
 
 
 def sessions_with_follow_up(user: Any) -> QuerySet[TreatmentSession]:
@@ -122,7 +121,7 @@ def lots_usable_today(*, clinic: Any) -> list[ProductLot]:
         ProductLot.objects.filter(
             product__clinic=clinic,
             status=LotStatus.RELEASED,
-            expiry_date__gte=clinic_today(clinic),
+            expiry_date__gte=clinic.today(),
             quantity_on_hand__gt=0,
         )
         .select_related("product")

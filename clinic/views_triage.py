@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -145,7 +144,6 @@ def _csv_rows(reports: Any, zones: list[str]) -> Iterator[str]:
     yield writer.writerow([name.format(zone=zone) for name in CSV_HEADER])
     for r in reports.iterator(chunk_size=500):
         a = getattr(r, "assessment", None)
-        clinic_zone = ZoneInfo(r.clinic.time_zone)
         yield writer.writerow(
             [
                 r.uuid,
@@ -161,12 +159,12 @@ def _csv_rows(reports: Any, zones: list[str]) -> Iterator[str]:
                 a.outcome if a else "",
                 a.causality if a else "",
                 r.session.practitioner.get_username(),
-                timezone.localtime(r.session.performed_at, clinic_zone).date().isoformat(),
+                r.clinic.local(r.session.performed_at).date().isoformat(),
                 r.session.get_delivery_method_display(),
                 r.session.lot.product.name,
                 r.session.lot.lot_number,
                 r.get_source_display(),
-                clinic_zone.key,
+                r.clinic.time_zone,
             ]
         )
 
@@ -232,8 +230,7 @@ def medwatch(request: HttpRequest, uuid: Any) -> HttpResponse:
     PatientAccess.objects.create(patient_id=report.patient_id, user=request.user, action="medwatch")
     assessment = getattr(report, "assessment", None)
     session = report.session
-    zone = ZoneInfo(report.clinic.time_zone)
-    session_date = timezone.localtime(session.performed_at, zone).date()
+    session_date = report.clinic.local(session.performed_at).date()
     reporter = (assessment.assessed_by if assessment and assessment.assessed_by else None) or (
         session.practitioner
     )

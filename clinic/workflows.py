@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -148,9 +147,8 @@ def appointment_check_for_session(
             code="appointment_not_open",
         )
     clinic = appointment.clinic
-    zone = ZoneInfo(clinic.time_zone)
-    day = appointment.starts_at.astimezone(zone).date()
-    session_day = (performed_at or timezone.now()).astimezone(zone).date()
+    day = clinic.local(appointment.starts_at).date()
+    session_day = clinic.local(performed_at or timezone.now()).date()
     if session_day != day:
         raise RuleViolation(
             f"This appointment is on {day:%a %d %b %Y} (clinic time); a session can be logged "
@@ -244,7 +242,7 @@ def session_log(
             code="warnings_not_acknowledged",
         )
 
-    today = treatment_services.clinic_today(clinic)
+    today = clinic.today()
     lot = treatment_services.lot_consume(lot=lot, units=units_used, on_date=today)
 
     link, _token = link_issue(patient=patient, purpose=LinkPurpose.SESSION_REPORT)

@@ -29,7 +29,6 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template import Context, Engine, Template
@@ -157,14 +156,10 @@ _EN_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 _KO_DAYS = "월화수목금토일"
 
 
-def _local(moment: datetime, time_zone: str) -> datetime:
-    return moment.astimezone(ZoneInfo(time_zone))
-
-
-def format_datetime(moment: datetime, *, time_zone: str, language: str | None) -> str:
+def format_datetime(moment: datetime, *, clinic: Clinic, language: str | None) -> str:
     """A moment as the clinic's wall clock shows it: "Thursday 3 December 2026 at 14:30",
     "2026년 12월 3일 (목) 오후 2:30"."""
-    local = _local(moment, time_zone)
+    local = clinic.local(moment)
     if message_language(language) == Language.KO:
         half = "오전" if local.hour < 12 else "오후"
         hour = local.hour % 12 or 12
@@ -176,10 +171,10 @@ def format_datetime(moment: datetime, *, time_zone: str, language: str | None) -
     )
 
 
-def format_date(day: date | datetime, *, language: str | None, time_zone: str = "") -> str:
-    """A date (a moment's date in `time_zone`): "3 December 2026", "2026년 12월 3일"."""
+def format_date(day: date | datetime, *, language: str | None, clinic: Clinic | None = None) -> str:
+    """A date (a moment's date at `clinic`): "3 December 2026", "2026년 12월 3일"."""
     if isinstance(day, datetime):
-        day = _local(day, time_zone).date() if time_zone else day.date()
+        day = clinic.local(day).date() if clinic is not None else day.date()
     if message_language(language) == Language.KO:
         return f"{day.year}년 {day.month}월 {day.day}일"
     return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"

@@ -20,8 +20,7 @@ import calendar
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -33,7 +32,6 @@ from patients import outbox
 from patients.messages import format_datetime, render_message
 from patients.models import Channel, MessageKind, MessageState, OutboxMessage, Patient
 
-from .checkins import outside_quiet_hours
 from .models import (
     LIVE_APPOINTMENT_STATUSES,
     Appointment,
@@ -51,48 +49,13 @@ REMINDER_LEAD = timedelta(hours=24)
 MAINTENANCE_HOUR = time(10, 0)
 
 
-# --- clinic-local time ------------------------------------------------------------------------
-
-
-def clinic_zone(clinic: Clinic) -> ZoneInfo:
-    return ZoneInfo(clinic.time_zone)
-
-
-def to_local(clinic: Clinic, moment: datetime) -> datetime:
-    return moment.astimezone(clinic_zone(clinic))
-
-
-def at_local(clinic: Clinic, day: date, at: time) -> datetime:
-    """The instant a wall clock at the clinic shows `at` on `day`.
-
-    Raises RuleViolation for a time skipped by a spring-forward change (02:30 on the March
-    Sunday in New York does not exist).
-    """
-    zone = clinic_zone(clinic)
-    aware = datetime.combine(day, at, tzinfo=zone)
-    round_trip = aware.astimezone(UTC).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != aware.replace(tzinfo=None):
-        raise RuleViolation(f"{at:%H:%M} does not exist on {day:%d %b %Y} (clocks go forward).")
-    return aware
+# --- calendar arithmetic (clinic-local times come from the Clinic's clock) -------------------
 
 
 def add_months(day: date, months: int) -> date:
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _hhmm(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
-
-
-def opening_span(clinic: Clinic, day: date) -> tuple[time, time] | None:
-    """Opening and closing time on `day` (local), or None when the clinic is shut that day."""
-    span = (clinic.opening_hours or {}).get(str(day.isoweekday()))
-    if not span:
-        return None
-    return _hhmm(span[0]), _hhmm(span[1])
 
 
 # --- checking slots ---------------------------------------------------------------------------
@@ -126,7 +89,6 @@ class Diary:
         exclude_ids: Iterable[int] = (),
     ):
         self.clinic = clinic
-        self.zone = clinic_zone(clinic)
         self.practitioner = practitioner
         start = min(around) - SEARCH_WINDOW - timedelta(days=1)
         end = max(around) + SEARCH_WINDOW + timedelta(days=1)
@@ -153,13 +115,13 @@ class Diary:
         """Why this time cannot be booked, in words for the front desk; "" when it can."""
         if starts_at <= self.now:
             return "This time has already passed."
-        local_start, local_end = starts_at.astimezone(self.zone), ends_at.astimezone(self.zone)
+        local_start, local_end = self.clinic.local(starts_at), self.clinic.local(ends_at)
         day = local_start.date()
         for closure in self.closures:
             if closure.starts_on <= day <= closure.ends_on:
                 why = f" ({closure.reason})" if closure.reason else ""
                 return f"The clinic is closed on {day:%a %d %b %Y}{why}."
-        span = opening_span(self.clinic, day)
+        span = self.clinic.opening_span(day)
         if span is None:
             return f"The clinic is closed on {day:%A}s."
         opens, closes = span
@@ -170,8 +132,8 @@ class Diary:
                 who = self.practitioner.get_full_name() or self.practitioner.get_username()
                 return (
                     f"{who} already has an appointment "
-                    f"{busy_start.astimezone(self.zone):%H:%M}-"
-                    f"{busy_end.astimezone(self.zone):%H:%M} that day."
+                    f"{self.clinic.local(busy_start):%H:%M}-"
+                    f"{self.clinic.local(busy_end):%H:%M} that day."
                 )
         return ""
 
@@ -207,8 +169,8 @@ def interval_window(
     the session before it (whole clinic-local days, as `_interval_warnings` counts them)."""
     if previous is None:
         return None, None
-    zone = clinic_zone(clinic)
-    day = to_local(clinic, previous).date()
+    zone = clinic.zone
+    day = clinic.local(previous).date()
     not_before = datetime.combine(day + timedelta(weeks=min_weeks), time.min, tzinfo=zone)
     not_after = None
     if max_weeks is not None:
@@ -285,7 +247,7 @@ def slots_check(
             slot.nearest = diary.nearest_free(
                 start, length, others, not_before=not_before, not_after=not_after
             )
-        local = [to_local(clinic, s) for s in starts]
+        local = [clinic.local(s) for s in starts]
         slot.warnings = _interval_warnings(
             local[index - 1] if index else None,
             local[index],
@@ -303,14 +265,14 @@ def series_propose(
 ) -> list[Slot]:
     """Every session of `template` at its interval from `first_start`, at the same local hour
     (so a series crossing a daylight-saving change keeps its time), each checked."""
-    local = to_local(clinic, first_start)
+    local = clinic.local(first_start)
     starts = []
     for n in range(template.sessions_planned):
         day = local.date() + timedelta(weeks=template.interval_weeks * n)
         try:
-            starts.append(at_local(clinic, day, local.time()))
+            starts.append(clinic.at_local(day, local.time()))
         except RuleViolation:  # a skipped hour: take the same wall time an hour later
-            starts.append(at_local(clinic, day, (local + timedelta(hours=1)).time()))
+            starts.append(clinic.at_local(day, (local + timedelta(hours=1)).time()))
     return slots_check(clinic=clinic, practitioner=practitioner, template=template, starts=starts)
 
 
@@ -474,14 +436,14 @@ def appointment_reschedule(
         raise RuleViolation(
             f"Keep the series in order: session {appointment.sequence} must come after "
             f"session {previous.sequence} "
-            f"({to_local(clinic, previous.starts_at):%a %d %b %Y %H:%M}).",
+            f"({clinic.local(previous.starts_at):%a %d %b %Y %H:%M}).",
             field="starts_at",
         )
     if following and starts_at >= following.starts_at:
         raise RuleViolation(
             f"Keep the series in order: session {appointment.sequence} must come before "
             f"session {following.sequence} "
-            f"({to_local(clinic, following.starts_at):%a %d %b %Y %H:%M}).",
+            f"({clinic.local(following.starts_at):%a %d %b %Y %H:%M}).",
             field="starts_at",
         )
     diary = Diary(
@@ -506,9 +468,9 @@ def appointment_reschedule(
         slot = Slot(appointment.sequence or 1, starts_at, ends_at, problem, nearest)
         raise SlotConflict(problem, slots=[slot], field="starts_at")
     warnings = _interval_warnings(
-        to_local(clinic, previous.starts_at) if previous else None,
-        to_local(clinic, starts_at),
-        to_local(clinic, following.starts_at) if following else None,
+        clinic.local(previous.starts_at) if previous else None,
+        clinic.local(starts_at),
+        clinic.local(following.starts_at) if following else None,
         min_weeks=min_weeks,
         max_weeks=None,
         labels=(
@@ -655,7 +617,7 @@ def appointment_reminder_sync(*, appointment: Appointment) -> OutboxMessage | No
     """
     key = f"appt-reminder:{appointment.pk}"
     # 24 h before, unless that falls in the clinic's quiet hours: then when they end.
-    due_at = outside_quiet_hours(appointment.starts_at - REMINDER_LEAD, appointment.clinic)
+    due_at = appointment.clinic.outside_quiet_hours(appointment.starts_at - REMINDER_LEAD)
     wanted = appointment.status == AppointmentStatus.BOOKED and due_at > timezone.now()
     if _move_or_cancel(key, due_at=due_at if wanted else None) or not wanted:
         return None
@@ -684,8 +646,8 @@ def series_maintenance_sync(*, series: TreatmentSeries) -> OutboxMessage | None:
         _move_or_cancel(key, due_at=None)
         TreatmentSeries.objects.filter(pk=series.pk).update(maintenance_due_on=None)
         return None
-    due_on = add_months(to_local(clinic, last.starts_at).date(), series.maintenance_interval_months)
-    due_at = at_local(clinic, due_on, MAINTENANCE_HOUR)
+    due_on = add_months(clinic.local(last.starts_at).date(), series.maintenance_interval_months)
+    due_at = clinic.at_local(due_on, MAINTENANCE_HOUR)
     TreatmentSeries.objects.filter(pk=series.pk).update(maintenance_due_on=due_on)
     series.maintenance_due_on = due_on
     if _move_or_cancel(key, due_at=due_at):
@@ -715,9 +677,7 @@ class AppointmentReminderRenderer:
         if appointment is None:
             raise outbox.PermanentDeliveryError("appointment no longer exists")
         patient, clinic = appointment.patient, appointment.clinic
-        when = format_datetime(
-            appointment.starts_at, time_zone=clinic.time_zone, language=patient.language
-        )
+        when = format_datetime(appointment.starts_at, clinic=clinic, language=patient.language)
         subject, body = render_message(
             MessageKind.APPOINTMENT_REMINDER,
             {"first_name": patient.first_name, "when": when},
@@ -775,7 +735,6 @@ def series_ics(*, series: TreatmentSeries) -> bytes:
     from icalendar import Calendar, Event
 
     clinic = series.clinic
-    zone = clinic_zone(clinic)
     cal = Calendar()
     cal.add("prodid", "-//Clinic tracker//Treatment series//EN")
     cal.add("version", "2.0")
@@ -788,8 +747,8 @@ def series_ics(*, series: TreatmentSeries) -> bytes:
         event = Event()
         event.add("uid", f"{appointment.uuid}@clinic-tracker")
         event.add("dtstamp", stamp)
-        event.add("dtstart", appointment.starts_at.astimezone(zone))
-        event.add("dtend", appointment.ends_at.astimezone(zone))
+        event.add("dtstart", clinic.local(appointment.starts_at))
+        event.add("dtend", clinic.local(appointment.ends_at))
         event.add(
             "summary",
             f"{clinic.name}: {series.indication}, session {appointment.sequence} "

@@ -10,8 +10,7 @@ then handed to the front desk as a call.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -32,35 +31,6 @@ OPEN_STATES = (
     CheckInState.SENT,
     CheckInState.REMINDED,
 )
-
-
-def outside_quiet_hours(moment: datetime, clinic: Clinic) -> datetime:
-    """Move `moment` to the end of the clinic's quiet hours if it falls inside them.
-
-    Quiet hours may wrap midnight (21:00-08:00, the default) or not (13:00-14:00).
-    """
-    zone = ZoneInfo(clinic.time_zone)
-    local = moment.astimezone(zone)
-    start, end = _as_time(clinic.quiet_hours_start), _as_time(clinic.quiet_hours_end)
-    t = local.time()
-    if start == end:
-        return moment
-    if start > end:  # wraps midnight
-        if t >= start:
-            target_day = local.date() + timedelta(days=1)
-        elif t < end:
-            target_day = local.date()
-        else:
-            return moment
-    elif start <= t < end:
-        target_day = local.date()
-    else:
-        return moment
-    return datetime.combine(target_day, end, tzinfo=zone).astimezone(moment.tzinfo)
-
-
-def _as_time(value: time | str) -> time:
-    return value if isinstance(value, time) else time.fromisoformat(str(value))
 
 
 def checkins_plan(*, session: TreatmentSession) -> list[CheckIn]:
@@ -94,7 +64,7 @@ def checkins_plan_many(*, sessions: Iterable[TreatmentSession], batch_size: int 
             session.pk,
             step.code,
             step.label,
-            outside_quiet_hours(session.performed_at + step.offset, clinics[clinic_id]),
+            clinics[clinic_id].outside_quiet_hours(session.performed_at + step.offset),
         )
         for session in sessions
         for clinic_id in (session.clinic_id,)

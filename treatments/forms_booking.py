@@ -1,7 +1,7 @@
 """Booking forms: series templates, booking a series, rescheduling, clearing a hold.
 
 Date-time fields are read in the current time zone, which the booking views set to the
-clinic's own (`timezone.override`), so what the front desk types is the clinic's wall clock.
+clinic's own (`clinic.activate()`), so what the front desk types is the clinic's wall clock.
 """
 
 from __future__ import annotations

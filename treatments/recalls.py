@@ -194,7 +194,7 @@ class RecallRenderer:
             )
             RecallNotice.objects.filter(pk=notice.pk).update(link=link)
         dates = ", ".join(
-            format_date(performed_at, language=patient.language, time_zone=clinic.time_zone)
+            format_date(performed_at, language=patient.language, clinic=clinic)
             for performed_at in notice.sessions.order_by("performed_at").values_list(
                 "performed_at", flat=True
             )

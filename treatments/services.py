@@ -31,11 +31,6 @@ from .models import (
 )
 
 
-def clinic_today(clinic) -> date:
-    """Today's date in the clinic's own time zone (lot expiry is judged by it)."""
-    return clinic.today()
-
-
 @transaction.atomic
 def lot_receive(
     *,

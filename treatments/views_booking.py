@@ -1,6 +1,6 @@
 """Booking pages: series templates (safety lead), booking a series with proposals and the
 nearest free slot, the day/week calendar, an appointment with its actions, and a series'
-iCalendar download. Every page reasons in the clinic's local time (`timezone.override`)."""
+iCalendar download. Every page reasons in the clinic's local time (`clinic.activate()`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
@@ -39,12 +38,8 @@ from .forms_booking import (
 from .models import Appointment, SeriesTemplate, TreatmentSeries
 
 
-def _zone(clinic: Clinic) -> Any:
-    return timezone.override(booking.clinic_zone(clinic))
-
-
 def _local_value(clinic: Clinic, moment: datetime) -> str:
-    return booking.to_local(clinic, moment).strftime(LOCAL_INPUT)
+    return clinic.local(moment).strftime(LOCAL_INPUT)
 
 
 # --- series templates -------------------------------------------------------------------------
@@ -113,7 +108,7 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
         Patient.objects.select_related("clinic").filter(entered_in_error=False), request, patient
     )
     clinic = patient.clinic
-    with _zone(clinic):
+    with clinic.activate():
         form = BookingForm(
             request.POST if request.method == "POST" else None,
             clinic=clinic,
@@ -129,7 +124,7 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
             same_request = request.POST.get("proposed_for") == signature
             if not same_request or (request.POST.get("action") == "propose" and not use_slot):
                 try:
-                    first = booking.at_local(clinic, data["first_date"], data["first_time"])
+                    first = clinic.at_local(data["first_date"], data["first_time"])
                 except ClinicError as exc:
                     attach_error(form, ClinicError(exc.message, field="first_time"))
                 else:
@@ -225,7 +220,7 @@ def _booked(request: HttpRequest, series: TreatmentSeries) -> HttpResponse:
 def patient_appointments(request: HttpRequest, patient: Any) -> HttpResponse:
     patient = visible_or_404(Patient.objects.select_related("clinic"), request, patient)
     series, appointments = booking.patient_appointments(patient=patient)
-    with _zone(patient.clinic):
+    with patient.clinic.activate():
         return render(
             request,
             "treatments/booking_patient.html",
@@ -305,16 +300,15 @@ def calendar(request: HttpRequest) -> HttpResponse:
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
     days = [first + timedelta(days=i) for i in range(length)]
-    start = booking.at_local(clinic, days[0], time(0))
-    end = booking.at_local(clinic, days[-1] + timedelta(days=1), time(0))
+    start = clinic.at_local(days[0], time(0))
+    end = clinic.at_local(days[-1] + timedelta(days=1), time(0))
     appointments = list(
         booking.calendar_appointments(
             clinic=clinic, start=start, end=end, practitioner=practitioner
         )
     )
     columns = [
-        (d, [a for a in appointments if booking.to_local(clinic, a.starts_at).date() == d])
-        for d in days
+        (d, [a for a in appointments if clinic.local(a.starts_at).date() == d]) for d in days
     ]
     step = timedelta(days=length)
 
@@ -324,7 +318,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
             query["practitioner"] = practitioner.uuid
         return "?" + urlencode(query)
 
-    with _zone(clinic):
+    with clinic.activate():
         return render(
             request,
             f"treatments/calendar_{view}.html",
@@ -374,9 +368,9 @@ def _appointment_page(
     can_clear = request.user.memberships.filter(
         clinic=clinic, active=True, role__in=CLINICAL_ROLES
     ).exists()
-    with _zone(clinic):
+    with clinic.activate():
         reschedule_form = reschedule_form or RescheduleForm(
-            clinic=clinic, initial={"starts_at": booking.to_local(clinic, appointment.starts_at)}
+            clinic=clinic, initial={"starts_at": clinic.local(appointment.starts_at)}
         )
         return render(
             request,
@@ -403,7 +397,7 @@ def appointment_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
 def appointment_reschedule(request: HttpRequest, uuid: Any) -> HttpResponse:
     appointment = _appointment(request, uuid)
     clinic = appointment.clinic
-    with _zone(clinic):
+    with clinic.activate():
         posted = request.POST.copy()
         if posted.get("use_slot"):
             posted["starts_at"] = posted["use_slot"]

@@ -24,7 +24,6 @@ from .forms_lots import LotCorrectForm, LotReceiveForm, LotStatusForm, ProductCr
 from .models import LotStatus, Product, ProductLot, Recall
 from .services import (
     LOT_CORRECTABLE_FIELDS,
-    clinic_today,
     lot_correct,
     lot_quarantine,
     lot_recall,
@@ -92,7 +91,7 @@ def product_new(request: HttpRequest) -> HttpResponse:
 def lot_list(request: HttpRequest, uuid: Any) -> HttpResponse:
     product = _product(request, uuid, CLINICAL_ROLES)
     lots = list(product.lots.order_by("expiry_date", "lot_number"))
-    today = clinic_today(product.clinic)
+    today = product.clinic.today()
     for lot in lots:
         lot.expired = lot.expiry_date < today
     can_manage = (
@@ -115,9 +114,7 @@ def lot_new(request: HttpRequest, uuid: Any) -> HttpResponse:
     )
     if earlier and earlier.product_id == product.pk:
         return _lot_already_received(request, earlier)
-    form = LotReceiveForm(
-        data, product=product, initial={"received_on": clinic_today(product.clinic)}
-    )
+    form = LotReceiveForm(data, product=product, initial={"received_on": product.clinic.today()})
     if data is not None and form.is_valid():
         try:
             lot = lot_receive(product=product, **form.cleaned_data)
@@ -180,7 +177,7 @@ def _lot_page(
         "treatments/lot_detail.html",
         {
             "lot": lot,
-            "expired": lot.expiry_date < clinic_today(lot.product.clinic),
+            "expired": lot.expiry_date < lot.product.clinic.today(),
             "history": _history(lot),
             "can_manage": can_manage,
             "actions": actions,

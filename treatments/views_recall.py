@@ -9,12 +9,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.core.access import staff_required, visible, visible_or_404
@@ -104,14 +102,14 @@ def _safe(text: str) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
 
 
-def _csv_rows(notices: list[RecallNotice], zone: ZoneInfo) -> Iterator[str]:
+def _csv_rows(notices: list[RecallNotice], clinic: Clinic) -> Iterator[str]:
     writer = csv.writer(_Echo())
 
     def when(value: Any) -> str:
-        return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
+        return clinic.local(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
     # Dates and times are the clinic's wall clock; the header says which zone that is.
-    yield writer.writerow([name.format(zone=zone.key) for name in CSV_HEADER])
+    yield writer.writerow([name.format(zone=clinic.time_zone) for name in CSV_HEADER])
     for n in notices:
         p = n.patient
         yield writer.writerow(
@@ -123,10 +121,7 @@ def _csv_rows(notices: list[RecallNotice], zone: ZoneInfo) -> Iterator[str]:
                 _safe(p.email),
                 p.get_preferred_channel_display(),
                 "yes" if p.consent_to_contact else "no",
-                " ".join(
-                    timezone.localtime(s.performed_at, zone).date().isoformat()
-                    for s in n.sessions.all()
-                ),
+                " ".join(clinic.local(s.performed_at).date().isoformat() for s in n.sessions.all()),
                 reach_status(n)[1],
                 n.message.get_state_display() if n.message else "",
                 when(n.reached_at),
@@ -141,9 +136,8 @@ def recall_csv(request: HttpRequest, uuid: Any) -> HttpResponse:
     recall = _recall(request, uuid, CLINICAL_ROLES)
     notices = list(recall_notices(recall))
     _record_access(request, notices, "recall_export")
-    zone = ZoneInfo(recall.lot.product.clinic.time_zone)
     response = StreamingHttpResponse(
-        _csv_rows(notices, zone), content_type="text/csv; charset=utf-8"
+        _csv_rows(notices, recall.lot.product.clinic), content_type="text/csv; charset=utf-8"
     )
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in recall.lot.lot_number)
     response["Content-Disposition"] = f'attachment; filename="recall-{name}.csv"'

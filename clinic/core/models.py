@@ -19,6 +19,7 @@ from django.utils import timezone
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from contextlib import AbstractContextManager
 
 
 class Language(models.TextChoices):
@@ -264,6 +265,11 @@ class Clinic(BaseModel):
         else:
             return moment
         return datetime.combine(target_day, end, tzinfo=self.zone).astimezone(moment.tzinfo)
+
+    def activate(self) -> AbstractContextManager[None]:
+        """`with clinic.activate():` renders dates and times (templates, `localtime`, forms)
+        on the clinic's wall clock for the duration of the block."""
+        return timezone.override(self.zone)
 
     @property
     def phone_tel(self) -> str:

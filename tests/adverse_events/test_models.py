@@ -47,7 +47,6 @@ from tests.factories import (
     SubmissionPhotoFactory,
     TreatmentSessionFactory,
 )
-from treatments.services import clinic_today
 
 pytestmark = pytest.mark.django_db
 
@@ -303,7 +302,7 @@ def test_it_accepts_an_other_reaction_described_in_words() -> None:
 def test_it_refuses_an_onset_in_the_future() -> None:
     # "Today" is the clinic's date: after 15:00 UTC it is already tomorrow in Seoul.
     report = _report_of("redness")
-    report.onset_date = clinic_today(report.clinic) + timedelta(days=1)
+    report.onset_date = report.clinic.today() + timedelta(days=1)
     with pytest.raises(ValidationError) as caught:
         report.full_clean()
     assert caught.value.message_dict["onset_date"] == ["The start date cannot be in the future."]
@@ -311,7 +310,7 @@ def test_it_refuses_an_onset_in_the_future() -> None:
 
 def test_it_accepts_an_onset_of_today() -> None:
     report = _report_of("redness")
-    report.onset_date = clinic_today(report.clinic)
+    report.onset_date = report.clinic.today()
     report.full_clean()
 
 

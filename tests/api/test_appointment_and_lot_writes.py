@@ -4,7 +4,6 @@ booking and lot pages."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,10 +24,9 @@ def _post(client, url, data=None, **extra):
 
 
 def _monday_at(clinic, hour: int, weeks: int = 2) -> datetime:
-    zone = ZoneInfo(clinic.time_zone)
-    today = datetime.now(zone).date()
+    today = clinic.today()
     monday = today + timedelta(days=7 - today.weekday() + 7 * (weeks - 1))
-    return datetime.combine(monday, time(hour), tzinfo=zone)
+    return clinic.at_local(monday, time(hour))
 
 
 def _appointment(clinic, **kwargs):

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from adverse_events.models import ReactionTerm
 from adverse_events.vocabulary import load_terms
@@ -134,7 +132,7 @@ def test_the_medwatch_page_from_the_triage_page(page, clinic_a, practitioner_a):
     load_terms(ReactionTerm)
     lot = released_lot(clinic_a, lot_number="EXO-4410")
     session = logged_session(practitioner_a, lot=lot)
-    onset = timezone.localtime(session.performed_at, ZoneInfo(clinic_a.time_zone)).date()
+    onset = clinic_a.local(session.performed_at).date()
     report = ReactionReportFactory(
         session=session,
         term=ReactionTerm.objects.get(code="swelling"),

@@ -30,7 +30,6 @@ from tests.factories import (
 )
 from tests.kit.queries import assert_constant_queries
 from treatments.models import AppointmentStatus, CheckInState, SeriesStatus
-from treatments.services import clinic_today
 
 pytestmark = pytest.mark.django_db
 URL = reverse("dashboard")
@@ -141,7 +140,7 @@ class TestSelectors:
         self, practitioner_a, clinic_a
     ):
         term = ReactionTermFactory(code="three_days", usual_course_days=3)
-        today = clinic_today(clinic_a)  # the clinic's date, as the panel reads it
+        today = clinic_a.today()  # the clinic's date, as the panel reads it
         late = ReactionReportFactory(clinic=clinic_a, term=term, onset_date=today - timedelta(4))
         ReactionReportFactory(clinic=clinic_a, term=term, onset_date=today - timedelta(3))
         ReactionReportFactory(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -44,7 +43,7 @@ def report(clinic_a, practitioner_a):
         volume_ml=Decimal("1.50"),
         screening_override_reason="Reviewed.",
     )
-    seoul_day = timezone.localtime(session.performed_at, ZoneInfo(clinic_a.time_zone)).date()
+    seoul_day = clinic_a.local(session.performed_at).date()
     report = ReactionReportFactory(session=session, onset_date=seoul_day, ongoing=True)
     AssessmentFactory(
         report=report,

@@ -309,7 +309,7 @@ def test_the_session_page_lists_what_entered_in_error_stopped_and_what_had_gone_
     assert stopped and "Check-in" in stopped.group(1) and "Aftercare" not in stopped.group(1)
     assert sent and "Aftercare instructions" in sent.group(1)
     aftercare = session.patient.messages.get(kind="aftercare")
-    local = aftercare.sent_at.astimezone(ZoneInfo(clinic_a.time_zone))
+    local = clinic_a.local(aftercare.sent_at)
     assert f"{local:%Y-%m-%d %H:%M}" in sent.group(1)
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from clinic.core.exceptions import RuleViolation
 from tests.factories import ClinicFactory
@@ -80,3 +81,13 @@ def test_tel_targets_keep_digits_and_a_leading_plus(seoul):
     seoul.phone, seoul.emergency_number = "+82 2-555 0100", "119"
     assert seoul.phone_tel == "+8225550100"
     assert seoul.emergency_tel == "119"
+
+
+def test_activate_shows_times_on_the_clinics_wall_clock(seoul, new_york):
+    moment = datetime(2026, 12, 7, 15, 30, tzinfo=UTC)
+    with seoul.activate():
+        assert timezone.localtime(moment).strftime("%d %H:%M") == "08 00:30"
+        with new_york.activate():
+            assert timezone.localtime(moment).strftime("%d %H:%M") == "07 10:30"
+        assert timezone.get_current_timezone_name() == "Asia/Seoul"
+    assert timezone.get_current_timezone_name() != "Asia/Seoul"

@@ -200,7 +200,6 @@ def _report_photo(world: MatrixWorld) -> dict[str, Any]:
     import uuid
 
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.utils import timezone
     from PIL import Image
 
     from adverse_events.models import ReactionTerm
@@ -211,9 +210,7 @@ def _report_photo(world: MatrixWorld) -> dict[str, Any]:
     session = logged_session(world.practitioner_a)
     jpeg = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 80, 80)).save(jpeg, format="JPEG")
-    from zoneinfo import ZoneInfo
-
-    onset = timezone.localtime(session.performed_at, ZoneInfo(world.clinic_a.time_zone)).date()
+    onset = world.clinic_a.local(session.performed_at).date()
     submission = submission_record(
         link=session.report_link,
         submission_id=uuid.uuid4(),

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from clinic.core.models import Clinic
 from patients import messages
 from patients.models import MessageKind
 
@@ -162,7 +163,8 @@ def test_the_stored_copy_of_a_linked_message_holds_no_link(clinic_a):
 def test_dates_and_times_are_in_the_clinics_zone_and_the_languages_form(
     moment, time_zone, language, expected
 ):
-    assert messages.format_datetime(moment, time_zone=time_zone, language=language) == expected
+    clinic = Clinic(time_zone=time_zone)
+    assert messages.format_datetime(moment, clinic=clinic, language=language) == expected
 
 
 def test_a_date_is_written_the_languages_way():
@@ -170,7 +172,6 @@ def test_a_date_is_written_the_languages_way():
     assert messages.format_date(date(2026, 3, 2), language="ko") == "2026년 3월 2일"
     # A moment's date is its date in the clinic's zone.
     late = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
-    assert messages.format_date(late, language="ko", time_zone="Asia/Seoul") == "2026년 3월 2일"
-    assert messages.format_date(late, language="en", time_zone="America/New_York") == (
-        "1 March 2026"
-    )
+    seoul, new_york = Clinic(time_zone="Asia/Seoul"), Clinic(time_zone="America/New_York")
+    assert messages.format_date(late, language="ko", clinic=seoul) == "2026년 3월 2일"
+    assert messages.format_date(late, language="en", clinic=new_york) == "1 March 2026"

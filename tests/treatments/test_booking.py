@@ -259,7 +259,7 @@ def test_a_time_skipped_by_the_clock_change_is_refused(db):
 
     clinic = ClinicFactory(name="NY skip", time_zone="America/New_York")
     with pytest.raises(RuleViolation, match="does not exist"):
-        booking.at_local(clinic, date(2026, 3, 8), time(2, 30))
+        clinic.at_local(date(2026, 3, 8), time(2, 30))
 
 
 # --- the safety hold --------------------------------------------------------------------------

@@ -90,14 +90,14 @@ def test_check_ins_never_fall_in_the_patients_quiet_hours(
     clinic_a, performed_local, offset, expected_local
 ):
     moment = performed_local.replace(tzinfo=SEOUL) + offset
-    moved = checkins.outside_quiet_hours(moment, clinic_a)
+    moved = clinic_a.outside_quiet_hours(moment)
     assert moved.astimezone(SEOUL).replace(tzinfo=None) == expected_local
 
 
 def test_quiet_hours_follow_the_clinics_own_time_zone(clinic_b):
     # 02:00 UTC is 21:00 in New York (EST): quiet, so 08:00 New York the next day.
     moment = datetime(2026, 1, 15, 2, 0, tzinfo=ZoneInfo("UTC"))
-    moved = checkins.outside_quiet_hours(moment, clinic_b)
+    moved = clinic_b.outside_quiet_hours(moment)
     assert moved == datetime(2026, 1, 15, 8, 0, tzinfo=ZoneInfo("America/New_York"))
 
 

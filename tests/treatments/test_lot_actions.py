@@ -7,7 +7,6 @@ import re
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -415,9 +414,7 @@ def test_the_notice_is_written_in_the_patients_language_and_names_the_lot_and_da
     rendered = recalls.RecallRenderer().render(joon.message)
     assert "회수" in rendered.body and "EXO-77" in rendered.body
     assert "/r/" in rendered.body and "/r/" not in rendered.stored_body
-    session_day = joon.sessions.get().performed_at.astimezone(
-        ZoneInfo(people["joon"].clinic.time_zone)
-    )
+    session_day = people["joon"].clinic.local(joon.sessions.get().performed_at)
     day = f"{session_day.year}년 {session_day.month}월 {session_day.day}일"
     assert f"{day}에 받으신 시술" in rendered.body
     assert "Mina" not in rendered.body and "Sterility" not in rendered.body

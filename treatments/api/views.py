@@ -93,9 +93,9 @@ class AppointmentViewSet(ReadViewSet):
             nearest = exc.slots[0].nearest if exc.slots else None
             if nearest is None:
                 raise
-            zone = booking.clinic_zone(appointment.clinic)
+            local = appointment.clinic.local(nearest)
             raise booking.SlotConflict(
-                f"{exc.message} The nearest free time is {nearest.astimezone(zone).isoformat()}.",
+                f"{exc.message} The nearest free time is {local.isoformat()}.",
                 slots=exc.slots,
                 field="starts_at",
             ) from exc
