@@ -443,3 +443,7 @@ class FormToken(models.Model):
 
     def __str__(self) -> str:
         return f"Form token {self.token} ({self.record_type})"
+
+
+# The API kit's model lives beside the kit (clinic/core/api/) and registers with this app.
+from clinic.core.api.models import IdempotencyRecord  # noqa: E402, F401

@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from adverse_events.models import Assessment
-from clinic.api.errors import api_exception_handler
-from clinic.api.models import IdempotencyRecord
-from clinic.api.pagination import ClinicCursorPagination
+from clinic.core.api.errors import api_exception_handler
+from clinic.core.api.models import IdempotencyRecord
+from clinic.core.api.pagination import ClinicCursorPagination
 from clinic.core.exceptions import RuleViolation
 from tests.factories import AssessmentFactory, PatientFactory
 

@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.api.models import IdempotencyRecord
+from clinic.core.api.models import IdempotencyRecord
 from clinic.core.exceptions import Conflict, RuleViolation
 from clinic.core.models import CheckInPlanStep, FormToken
 from patients.models import MessageKind, OutboxMessage, Patient

@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clinic import workflows
-from clinic.api.base import ReadViewSet
+from clinic.core.api.base import ReadViewSet
 from clinic.core.formtokens import form_token_record
 from clinic.core.models import CLINICAL_ROLES, Clinic, Role
 from treatments import booking

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 
 class IdempotencyRecord(models.Model):
+    """The first response to a POST with an Idempotency-Key, replayed for a repeat of it."""
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
@@ -16,7 +18,9 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        app_label = "clinic"
+        app_label = "core"
+        # Kept from when the model lived on the top floor: moved in state only.
+        db_table = "clinic_idempotencyrecord"
         verbose_name = "idempotency record"
         constraints = [
             models.UniqueConstraint(
