@@ -32,12 +32,12 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Sum
-from django.urls import reverse
 from django.utils import timezone
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.rates import test_poisson_2indep
 
+from clinic.core import links
 from clinic.core.exceptions import Conflict, RuleViolation
 from treatments.models import SessionStatus
 
@@ -396,7 +396,7 @@ def _announce(signal_ids: list[int]) -> None:
     site = settings.SITE_URL.rstrip("/")
     for s in signals:
         clinic = s.lot.product.clinic
-        page = f"{site}{reverse('safety:lot', args=[s.lot.uuid])}"
+        page = f"{site}{links.url_for('safety-lot', s.lot.uuid)}"
         what = s.term.name if s.term else "any reaction"
         if s.kind == SignalKind.SENTINEL:
             subject = f"Sentinel event on {s.lot}: review it"
