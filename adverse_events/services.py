@@ -47,7 +47,7 @@ from .models import (
 )
 from .photos import PreparedPhoto
 from .selectors import ReportTarget, report_target
-from .signals import signals_schedule_after_commit
+from .tasks import signals_schedule_after_commit
 
 logger = logging.getLogger(__name__)
 

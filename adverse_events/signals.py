@@ -468,26 +468,8 @@ def signals_run_started() -> None:
     SummaryFillState.objects.filter(name=PENDING).delete()
 
 
-def signals_run_soon() -> bool:
-    """Enqueue a signals run in DEBOUNCE_SECONDS unless one is pending (call on commit)."""
-    from .tasks import signals_run
-
-    if not signals_run_claim():
-        return False
-    try:
-        signals_run.apply_async(countdown=DEBOUNCE_SECONDS)
-    except Exception:
-        # The broker is away: release the marker so the next report tries again; the
-        # nightly run catches up meanwhile.
-        signals_run_started()
-        logger.exception("could not enqueue the lot signals run")
-        return False
-    return True
-
-
-def signals_schedule_after_commit() -> None:
-    """Ask for a debounced run once the current transaction commits (never fails it)."""
-    transaction.on_commit(signals_run_soon, robust=True)
+# Enqueueing the run is the task module's job (adverse_events/tasks.py `signals_run_soon`): this
+# module computes, the tasks module imports it, never the other way round.
 
 
 # --- review -------------------------------------------------------------------------------
