@@ -117,3 +117,30 @@ def test_the_scan_finds_an_upward_name_in_a_template_and_in_python(tmp_path):
         "patients/templates/x.html:2 names 'dashboard', a page of clinic",
         "patients/views.py:2 names 'triage:report', a page of clinic",
     ]
+
+
+def test_the_import_contracts_list_the_same_top_floor_and_every_module_of_clinic():
+    """The floors contract names the top floor module by module (a layer cannot say "clinic
+    but clinic.core"); the exhaustive contract over `clinic` lists them again. Both lists must
+    be the whole top floor, or an upward import into a forgotten module would pass unseen."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
+    floors = [part.strip() for part in contracts["floors"]["layers"][0].split(":")]
+    listed = [part.strip() for part in contracts["top-floor-listed"]["layers"][0].split(":")]
+    assert contracts["floors"]["layers"][1:] == [
+        "adverse_events",
+        "treatments",
+        "patients",
+        "clinic.core",
+    ]
+    assert contracts["top-floor-listed"]["layers"][1:] == ["core"]
+    children = {
+        p.stem if p.suffix == ".py" else p.name
+        for p in (ROOT / "clinic").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    assert sorted(floors) == sorted(f"clinic.{name}" for name in listed)
+    assert set(listed) == children - {"core"}
+    assert not any(c.get("ignore_imports") for c in contracts.values())

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # State only: the model now lives in the core app (clinic/core/api/models.py) with the
+        # State only: the model now lives in the core app (clinic/core/models.py) with the
         # same table, which must stay.
         migrations.SeparateDatabaseAndState(
             state_operations=[
