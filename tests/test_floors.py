@@ -4,8 +4,9 @@
 name, so this test reads every .py file and template of the lower floors for `reverse(...)`,
 `reverse_lazy(...)`, `redirect("...")` and `{% url '...' %}` and fails when the name belongs to
 a page whose view lives on a higher floor. Who owns a name comes from the URL resolver itself:
-the module of each pattern's view. The shared layout (`clinic/core/templates/base.html` and
-its includes) holds the site's navigation and is the one sanctioned exception.
+the module of each pattern's view. The shared layout (`clinic/core/templates/base.html`) holds
+the site's navigation and is the one sanctioned exception. A lower page that must link upward
+asks `clinic/core/links.py` for a link by purpose, which the owning floor provides.
 """
 
 from __future__ import annotations
