@@ -17,6 +17,7 @@ ci:              ## every CI tier; PostgreSQL and Redis tiers need the local ser
 lint:
 	uv run ruff check .
 	uv run ruff format --check .
+	uv run lint-imports
 
 format:
 	uv run ruff check --fix .

@@ -25,10 +25,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.core import links
 from clinic.core.exceptions import Conflict, RuleViolation
 from patients import outbox
 from patients.models import Language, LinkPurpose, MessageKind, PersonalLink
@@ -46,7 +46,7 @@ from .models import (
 )
 from .photos import PreparedPhoto
 from .selectors import ReportTarget, report_target
-from .signals import signals_schedule_after_commit
+from .tasks import signals_schedule_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -442,7 +442,7 @@ def _queue_alert(
 
     clinic = submission.clinic
     # The report page of the first red flag in this submit: one click from the message to it.
-    link = f"{settings.SITE_URL.rstrip('/')}{reverse('triage:report', args=[flagged[0].uuid])}"
+    link = f"{settings.SITE_URL.rstrip('/')}{links.url_for('triage-report', flagged[0].uuid)}"
     text = alarm_alert_text(
         clinic=clinic,
         terms=sorted(alarm.terms.all(), key=lambda t: (t.display_order, t.name)),

@@ -32,12 +32,12 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Sum
-from django.urls import reverse
 from django.utils import timezone
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.rates import test_poisson_2indep
 
+from clinic.core import links
 from clinic.core.exceptions import Conflict, RuleViolation
 from treatments.models import SessionStatus
 
@@ -396,7 +396,7 @@ def _announce(signal_ids: list[int]) -> None:
     site = settings.SITE_URL.rstrip("/")
     for s in signals:
         clinic = s.lot.product.clinic
-        page = f"{site}{reverse('safety:lot', args=[s.lot.uuid])}"
+        page = f"{site}{links.url_for('safety-lot', s.lot.uuid)}"
         what = s.term.name if s.term else "any reaction"
         if s.kind == SignalKind.SENTINEL:
             subject = f"Sentinel event on {s.lot}: review it"
@@ -468,26 +468,8 @@ def signals_run_started() -> None:
     SummaryFillState.objects.filter(name=PENDING).delete()
 
 
-def signals_run_soon() -> bool:
-    """Enqueue a signals run in DEBOUNCE_SECONDS unless one is pending (call on commit)."""
-    from .tasks import signals_run
-
-    if not signals_run_claim():
-        return False
-    try:
-        signals_run.apply_async(countdown=DEBOUNCE_SECONDS)
-    except Exception:
-        # The broker is away: release the marker so the next report tries again; the
-        # nightly run catches up meanwhile.
-        signals_run_started()
-        logger.exception("could not enqueue the lot signals run")
-        return False
-    return True
-
-
-def signals_schedule_after_commit() -> None:
-    """Ask for a debounced run once the current transaction commits (never fails it)."""
-    transaction.on_commit(signals_run_soon, robust=True)
+# Enqueueing the run is the task module's job (adverse_events/tasks.py `signals_run_soon`): this
+# module computes, the tasks module imports it, never the other way round.
 
 
 # --- review -------------------------------------------------------------------------------

@@ -325,17 +325,17 @@ CELERY_TIMEZONE = "UTC"
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # The /api/v1/ views answer an unauthenticated call with 401 and `WWW-Authenticate: Token`
-    # (clinic.api.base.TokenChallengeMixin).
+    # (clinic.core.api.base.TokenChallengeMixin).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "clinic.api.pagination.ClinicCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "clinic.core.api.pagination.ClinicCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "clinic.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "clinic.core.api.errors.api_exception_handler",
 }
 # API tokens (clinic/api/auth.py): hashed by knox, 30 days, no silent renewal.
 REST_KNOX = {"TOKEN_TTL": timedelta(days=30), "AUTO_REFRESH": False, "TOKEN_LIMIT_PER_USER": 20}

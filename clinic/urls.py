@@ -6,8 +6,9 @@ from django.views.generic import RedirectView
 
 from adverse_events.urls import photo_urlpatterns
 from clinic.api.urls import schema_urlpatterns
+from treatments import urls as treatments_urls
 
-from . import views, views_charts
+from . import views, views_booking, views_charts
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False), name="home"),
@@ -18,7 +19,11 @@ urlpatterns = [
     path("accounts/", include("clinic.core.urls")),
     path("admin/", admin.site.urls),
     path("", include("clinic.urls_sessions")),
-    path("", include("treatments.urls")),
+    # The treatments pages and the two booking pages that run a workflow (clinic/views_booking.py)
+    path(
+        "",
+        include((treatments_urls.urlpatterns + views_booking.urlpatterns, "treatments")),
+    ),
     path("patients/", include("patients.urls")),
     path("hooks/", include("patients.webhooks")),
     path("r/", include("adverse_events.urls")),

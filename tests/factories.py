@@ -17,6 +17,7 @@ from clinic.core.models import (
     ClinicClosure,
     FormToken,
     Heartbeat,
+    IdempotencyRecord,
     Membership,
     Role,
     User,
@@ -119,6 +120,16 @@ class FormTokenFactory(factory.django.DjangoModelFactory):
     token = factory.Faker("uuid4", cast_to=None)
     record_type = "patients.patient"
     clinic = factory.SubFactory(ClinicFactory)
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IdempotencyRecord
+
+    user = factory.SubFactory(UserFactory)
+    key = factory.Sequence(lambda n: f"key-{n}")
+    request_hash = "0" * 64
+    status_code = 201
 
 
 class HeartbeatFactory(factory.django.DjangoModelFactory):

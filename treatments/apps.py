@@ -7,6 +7,8 @@ class TreatmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox (a floor below) renders this app's patient messages through these.
+        from clinic.core import links
+
         from . import aftercare, booking, checkins, entered_in_error, recalls
 
         checkins.register_renderers()
@@ -15,3 +17,5 @@ class TreatmentsConfig(AppConfig):
         booking.register_renderers()
         # ... and refuses, at delivery, messages of a session entered in error.
         entered_in_error.register_guards()
+        # Pages of this app that a lower floor's page links (clinic/core/links.py).
+        links.provide("patient-appointments", "treatments:patient_appointments")

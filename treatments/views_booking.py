@@ -13,10 +13,8 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from clinic import workflows
 from clinic.core.access import staff_required, visible, visible_or_404
 from clinic.core.dates import CALENDAR
 from clinic.core.exceptions import ClinicError
@@ -29,11 +27,9 @@ from patients.services import patient_access_log
 from . import booking
 from .forms_booking import (
     LOCAL_INPUT,
-    BookingForm,
     ClearHoldForm,
     RescheduleForm,
     SeriesTemplateForm,
-    SessionTimesForm,
 )
 from .models import Appointment, SeriesTemplate, TreatmentSeries
 
@@ -82,138 +78,6 @@ def template_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 # --- booking a series -------------------------------------------------------------------------
-
-
-def _signature(data: dict[str, Any]) -> str:
-    return "|".join(
-        str(v)
-        for v in (
-            data["template"].pk,
-            data["practitioner"].pk,
-            data["first_date"].isoformat(),
-            data["first_time"].strftime("%H:%M"),
-        )
-    )
-
-
-def _show_slots(times_form: SessionTimesForm, slots: list[booking.Slot]) -> None:
-    for slot in slots:
-        if slot.problem and not times_form.has_error(f"start_{slot.sequence}"):
-            attach_error(times_form, ClinicError(slot.problem, field=f"start_{slot.sequence}"))
-
-
-@staff_required
-def book(request: HttpRequest, patient: Any) -> HttpResponse:
-    patient = visible_or_404(
-        Patient.objects.select_related("clinic").filter(entered_in_error=False), request, patient
-    )
-    clinic = patient.clinic
-    with clinic.activate():
-        form = BookingForm(
-            request.POST if request.method == "POST" else None,
-            clinic=clinic,
-            templates=SeriesTemplate.objects.filter(clinic=clinic, active=True),
-            practitioners=booking.practitioners_of(clinic),
-        )
-        times_form, slots, signature = None, [], ""
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            template, practitioner = data["template"], data["practitioner"]
-            signature = _signature(data)
-            use_slot = request.POST.get("use_slot", "")
-            same_request = request.POST.get("proposed_for") == signature
-            if not same_request or (request.POST.get("action") == "propose" and not use_slot):
-                try:
-                    first = clinic.at_local(data["first_date"], data["first_time"])
-                except ClinicError as exc:
-                    attach_error(form, ClinicError(exc.message, field="first_time"))
-                else:
-                    slots = booking.series_propose(
-                        clinic=clinic,
-                        practitioner=practitioner,
-                        template=template,
-                        first_start=first,
-                    )
-                    times_form = SessionTimesForm(
-                        {f"start_{s.sequence}": _local_value(clinic, s.starts_at) for s in slots},
-                        clinic=clinic,
-                        sessions=template.sessions_planned,
-                    )
-            else:
-                posted = request.POST.copy()
-                if use_slot:
-                    number, _, value = use_slot.partition("|")
-                    posted[f"start_{number}"] = value
-                times_form = SessionTimesForm(
-                    posted, clinic=clinic, sessions=template.sessions_planned
-                )
-                if times_form.is_valid():
-                    starts = times_form.starts()
-                    if request.POST.get("action") == "book" and not use_slot:
-                        try:
-                            series = workflows.series_book_with_safety_hold(
-                                patient=patient,
-                                practitioner=practitioner,
-                                template=template,
-                                starts=starts,
-                                form_token=form.token(),
-                            )
-                        except booking.SlotConflict as exc:
-                            slots = exc.slots
-                        except ClinicError as exc:
-                            attach_error(form, exc)
-                            slots = []
-                        else:
-                            return _booked(request, series)
-                    else:
-                        slots = booking.slots_check(
-                            clinic=clinic,
-                            practitioner=practitioner,
-                            template=template,
-                            starts=starts,
-                        )
-            if times_form is not None and times_form.is_bound:
-                times_form.is_valid()
-                _show_slots(times_form, slots)
-        rows = []
-        if times_form is not None:
-            by_number = {s.sequence: s for s in slots}
-            for n in range(1, len(times_form.fields) + 1):
-                slot = by_number.get(n)
-                nearest = slot.nearest if slot and slot.problem else None
-                rows.append(
-                    {
-                        "field": times_form[f"start_{n}"],
-                        "slot": slot,
-                        "nearest_value": f"{n}|{_local_value(clinic, nearest)}" if nearest else "",
-                        "nearest": nearest,
-                    }
-                )
-        return render(
-            request,
-            "treatments/booking_series.html",
-            {
-                "patient": patient,
-                "form": form,
-                "times_form": times_form,
-                "rows": rows,
-                "signature": signature,
-                "all_clear": bool(rows) and all(r["slot"] and r["slot"].ok for r in rows),
-            },
-        )
-
-
-def _booked(request: HttpRequest, series: TreatmentSeries) -> HttpResponse:
-    if series.already_submitted:
-        note = gettext("This form was already submitted; here are the appointments it booked.")
-        messages.info(request, note)
-        return redirect("treatments:patient_appointments", patient=series.patient.uuid)
-    messages.success(request, f"Booked {series.sessions_planned} sessions of {series.indication}.")
-    if series.appointments.filter(safety_hold=True).exists():
-        messages.warning(
-            request, "The first session needs practitioner clearance before treatment."
-        )
-    return redirect("treatments:patient_appointments", patient=series.patient.uuid)
 
 
 @staff_required
@@ -421,41 +285,6 @@ def appointment_reschedule(request: HttpRequest, uuid: Any) -> HttpResponse:
     return _appointment_page(
         request, appointment, reschedule_form=form, nearest=nearest, status=400
     )
-
-
-ACTIONS = {
-    "arrived": (
-        "Marked arrived.",
-        lambda a: workflows.appointment_confirm_with_safety_hold(appointment=a),
-    ),
-    "no_show": ("Marked as a no-show.", lambda a: booking.appointment_mark_no_show(appointment=a)),
-    "cancel": (
-        "Appointment cancelled; its reminder will not be sent.",
-        lambda a: booking.appointment_cancel(appointment=a),
-    ),
-}
-
-
-@require_POST
-@staff_required
-def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
-    appointment = _appointment(request, uuid)
-    action = ACTIONS.get(request.POST.get("action", ""))
-    if action is None:
-        messages.error(request, "Choose arrived, no-show or cancel.")
-    else:
-        done, run = action
-        try:
-            appointment = run(appointment)
-        except ClinicError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, done)
-            if appointment.hold_open:
-                messages.warning(
-                    request, "This session needs practitioner clearance before treatment."
-                )
-    return redirect("treatments:appointment", uuid=appointment.uuid)
 
 
 @require_POST

@@ -15,7 +15,7 @@ from adverse_events.models import (
     SeverityGrade,
     TriageStatus,
 )
-from clinic.api.fields import ref
+from clinic.core.api.fields import ref
 
 
 class ReactionTermSerializer(serializers.ModelSerializer):

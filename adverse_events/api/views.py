@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from adverse_events.models import Alarm, ReactionReport, ReactionTerm
 from adverse_events.services import alarm_acknowledge, assessment_record
-from clinic.api.base import ReadViewSet
+from clinic.core.api.base import ReadViewSet
 from clinic.core.models import CLINICAL_ROLES
 
 from . import filters

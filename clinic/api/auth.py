@@ -16,9 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.core.access import has_membership, is_verified
-
-from .base import TokenChallengeMixin
-from .idempotency import IdempotentCreateMixin
+from clinic.core.api.base import TokenChallengeMixin
+from clinic.core.api.idempotency import IdempotentCreateMixin
 
 
 class VerifiedSessionStaff(permissions.BasePermission):

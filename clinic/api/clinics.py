@@ -6,9 +6,8 @@ from typing import ClassVar
 
 from rest_framework import serializers
 
+from clinic.core.api.base import ReadViewSet
 from clinic.core.models import Clinic
-
-from .base import ReadViewSet
 
 
 class ClinicSerializer(serializers.ModelSerializer):

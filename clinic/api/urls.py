@@ -9,28 +9,22 @@ from rest_framework.routers import SimpleRouter
 
 from adverse_events.api.views import AlarmViewSet, ReactionTermViewSet, ReactionViewSet
 from patients.api.views import PatientViewSet
-from treatments.api.views import (
-    AppointmentViewSet,
-    CheckInViewSet,
-    LotViewSet,
-    ProductViewSet,
-    SeriesViewSet,
-    SessionViewSet,
-)
+from treatments.api.views import CheckInViewSet, LotViewSet, ProductViewSet
 
 from .auth import TokenIssueView, TokenRevokeAllView, TokenRevokeView
 from .clinics import ClinicViewSet
 from .docs import RedocView
 from .pages import token_revoke, tokens
+from .workflows import AppointmentWorkflowViewSet, SeriesWorkflowViewSet, SessionWorkflowViewSet
 
 app_name = "api"
 
 router = SimpleRouter()
 router.register("clinics", ClinicViewSet, basename="clinic")
 router.register("patients", PatientViewSet, basename="patient")
-router.register("appointments", AppointmentViewSet, basename="appointment")
-router.register("series", SeriesViewSet, basename="series")
-router.register("sessions", SessionViewSet, basename="session")
+router.register("appointments", AppointmentWorkflowViewSet, basename="appointment")
+router.register("series", SeriesWorkflowViewSet, basename="series")
+router.register("sessions", SessionWorkflowViewSet, basename="session")
 router.register("products", ProductViewSet, basename="product")
 router.register("lots", LotViewSet, basename="lot")
 router.register("reaction-terms", ReactionTermViewSet, basename="reaction-term")

@@ -8,7 +8,7 @@ transaction, *before* it checks or writes anything else, and ties it to the new 
 resubmit after a slow answer, two tabs) finds the token used and gets the first record back,
 marked `already_submitted` (the service's `created: False`); the page then redirects to it
 with "This form was already submitted; here is the session it created." The API does the
-same with the `Idempotency-Key` header (`clinic/api/idempotency.py` turns it into a token).
+same with the `Idempotency-Key` header (`clinic/core/api/idempotency.py` turns it into a token).
 
 Why one ground-floor table (`FormToken`) rather than a unique `form_token` column on each
 created model:

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from clinic.api.fields import AwareIsoDateTimeFilter
+from clinic.core.api.fields import AwareIsoDateTimeFilter
 from patients.models import Patient
 
 

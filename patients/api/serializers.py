@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.api.fields import ClinicChoiceMixin
+from clinic.core.api.fields import ClinicChoiceMixin
 from patients.models import Channel, Fitzpatrick, Language, Patient
 
 

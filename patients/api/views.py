@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.response import Response
 
-from clinic.api.base import ReadViewSet
 from clinic.core.access import visible
+from clinic.core.api.base import ReadViewSet
 from clinic.core.models import CLINICAL_ROLES, Clinic, Membership
 from patients.models import Patient
 from patients.services import patient_register, patient_update

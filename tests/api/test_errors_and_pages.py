@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from adverse_events.models import Assessment
-from clinic.api.errors import api_exception_handler
-from clinic.api.models import IdempotencyRecord
-from clinic.api.pagination import ClinicCursorPagination
+from clinic.core.api.errors import api_exception_handler
+from clinic.core.api.pagination import ClinicCursorPagination
 from clinic.core.exceptions import RuleViolation
+from clinic.core.models import IdempotencyRecord
 from tests.factories import AssessmentFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 from knox.models import AuthToken
 
-from clinic.api.models import IdempotencyRecord
+from clinic.core.models import IdempotencyRecord
 from patients.models import Patient
 
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework import serializers
 
-from clinic.api.fields import AwareDateTimeField, AwareIsoDateTimeFilter
+from clinic.core.api.fields import AwareDateTimeField, AwareIsoDateTimeFilter
 from tests.adverse_events.patient_form_world import clear_rate_limits, session_with_link
 from tests.factories import (
     AppointmentFactory,

@@ -210,7 +210,7 @@ def test_every_range_error_speaks_korean(rule, value, clinic_a):
 def test_the_offset_error_speaks_korean(front_desk_client):
     from django.utils import translation
 
-    from clinic.api.fields import NAIVE_DATETIME
+    from clinic.core.api.fields import NAIVE_DATETIME
 
     with translation.override("ko"):
         assert "오프셋" in str(NAIVE_DATETIME)

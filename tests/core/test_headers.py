@@ -70,7 +70,8 @@ def test_the_login_page_loads_no_inline_script_or_style(client):
 
 def test_the_scan_finds_the_templates_of_every_app():
     found = {p.relative_to(REPO).as_posix() for p in template_files()}
-    assert "clinic/templates/base.html" in found
+    assert "clinic/core/templates/base.html" in found
+    assert "clinic/templates/clinic/dashboard.html" in found
     assert "clinic/core/templates/core/login.html" in found
     assert not any(p.startswith(".venv/") for p in found)
 

@@ -27,6 +27,7 @@ from tests.factories import (
     ClinicClosureFactory,
     ClinicFactory,
     FormTokenFactory,
+    IdempotencyRecordFactory,
     MembershipFactory,
 )
 from tests.patients.test_models import REFUSALS as PATIENT_REFUSALS
@@ -65,6 +66,11 @@ REFUSALS = [
         "form_token_used_once",
         "This form was already submitted.",
         duplicate(FormTokenFactory, "token"),
+    ),
+    refusal(
+        "idempotency_key_unique_per_user",
+        "This Idempotency-Key was already used.",
+        duplicate(IdempotencyRecordFactory, "user", "key"),
     ),
 ]
 

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from clinic.api.fields import AwareIsoDateTimeFilter, date_filter
+from clinic.core.api.fields import AwareIsoDateTimeFilter, date_filter
 from treatments.models import (
     Appointment,
     CheckIn,

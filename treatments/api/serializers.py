@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from clinic.api.fields import AwareDateTimeField, ClinicChoiceMixin, ScopedRef, ref
+from clinic.core.api.fields import AwareDateTimeField, ClinicChoiceMixin, ScopedRef, ref
 from clinic.core.dates import BOOKING, validate_any_date
 from clinic.core.models import SAFETY_LEAD_ONLY, User
 from patients.models import Patient

@@ -1,11 +1,10 @@
 """/api/v1/ appointments (reschedule, cancel, arrive, no-show, clear a hold), series (book),
 sessions (log, entered in error), products (add), lots (receive, correct), check-ins.
 
-Writes call the same workflows and services as the pages, with the same roles:
-`clinic.workflows.session_log` (screening, lot rules, stock), `series_book_with_safety_hold`
-(all or nothing, the safety hold), `appointment_confirm_with_safety_hold` (arrival re-checks
-the hold), `treatments.booking` (moves, status, clearing a hold: practitioners and safety
-leads) and `treatments.services` (products and lots: safety leads)."""
+Writes call the same services as the pages, with the same roles: `treatments.booking` (moves,
+status, clearing a hold: practitioners and safety leads) and `treatments.services` (products and
+lots: safety leads). The writes that run a workflow of several apps (log a session, book a
+series, arrive) are added on the top floor, in clinic/api/workflows.py."""
 
 from __future__ import annotations
 
@@ -16,9 +15,8 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from clinic import workflows
-from clinic.api.base import ReadViewSet
 from clinic.core.access import visible
+from clinic.core.api.base import ReadViewSet
 from clinic.core.formtokens import form_token_record
 from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic
 from treatments import booking
@@ -55,11 +53,9 @@ from .serializers import (
     ProductSerializer,
     RescheduledSerializer,
     RescheduleSerializer,
-    SeriesBookSerializer,
     SeriesSerializer,
     SessionEnteredInErrorResultSerializer,
     SessionEnteredInErrorSerializer,
-    SessionLogSerializer,
     SessionSerializer,
 )
 
@@ -109,14 +105,6 @@ class AppointmentViewSet(ReadViewSet):
         return self._fresh(booking.appointment_cancel(appointment=self.get_object()))
 
     @extend_schema(request=None, responses={200: AppointmentSerializer})
-    @action(detail=True, methods=["post"])
-    def arrive(self, request: Any, uuid: str | None = None) -> Response:
-        """The patient is here. A reaction reported since booking puts the appointment on
-        safety hold (`safety_hold` true, `hold_cleared_at` null) until a clinician clears it."""
-        appointment = workflows.appointment_confirm_with_safety_hold(appointment=self.get_object())
-        return self._fresh(appointment)
-
-    @extend_schema(request=None, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"], url_path="no-show", url_name="no-show")
     def no_show(self, request: Any, uuid: str | None = None) -> Response:
         """The patient did not come (booked or arrived appointments)."""
@@ -135,24 +123,19 @@ class AppointmentViewSet(ReadViewSet):
         return self._fresh(appointment)
 
 
-class SeriesViewSet(mixins.CreateModelMixin, ReadViewSet):
+class SeriesViewSet(ReadViewSet):
+    """Series, read. Booking one (with the safety hold) is on the top floor:
+    clinic/api/workflows.py."""
+
     queryset = TreatmentSeries.objects.select_related("patient", "template")
     serializer_class = SeriesSerializer
     filterset_class = filters.SeriesFilter
 
-    @extend_schema(request=SeriesBookSerializer, responses={201: SeriesSerializer})
-    def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
-        """Book every session of a series at once (first one on safety hold if needed)."""
-        data = SeriesBookSerializer(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        series = workflows.series_book_with_safety_hold(
-            form_token=self.idempotency_form_token(), **data.validated_data
-        )
-        fresh = self.get_queryset().get(pk=series.pk)
-        return self.created_response(SeriesSerializer(fresh).data, series)
 
+class SessionViewSet(ReadViewSet):
+    """Sessions, read, and entered in error. Logging one (with its screening) is on the top
+    floor: clinic/api/workflows.py."""
 
-class SessionViewSet(mixins.CreateModelMixin, ReadViewSet):
     required_roles = CLINICAL_ROLES
     queryset = TreatmentSession.objects.select_related(
         "patient", "practitioner", "appointment", "series", "lot", "signed_by"
@@ -160,19 +143,6 @@ class SessionViewSet(mixins.CreateModelMixin, ReadViewSet):
     serializer_class = SessionSerializer
     filterset_class = filters.SessionFilter
     ordering_fields: ClassVar[list[str]] = ["created_at", "performed_at"]
-
-    @extend_schema(request=SessionLogSerializer, responses={201: SessionSerializer})
-    def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
-        """Log a session: screening, lot rules, stock, report link and check-ins."""
-        data = SessionLogSerializer(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        session = workflows.session_log(
-            practitioner=request.user,
-            form_token=self.idempotency_form_token(),
-            **data.validated_data,
-        )
-        fresh = self.get_queryset().get(pk=session.pk)
-        return self.created_response(SessionSerializer(fresh).data, session)
 
     @extend_schema(
         request=SessionEnteredInErrorSerializer,

@@ -21,9 +21,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from clinic.core.models import FormToken
-
-from .models import IdempotencyRecord
+from clinic.core.models import FormToken, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)

@@ -1,0 +1,1 @@
+"""The API kit on the ground floor: base viewsets, fields, pagination, idempotency, errors."""
