@@ -145,7 +145,8 @@ FORMS = [
             "consent_to_contact": "on",
             "language": "ko",
         },
-        lambda w: Patient.objects.filter(clinic=w.clinic, last_name="Kim"),
+        # By both names: a factory's random patient may be a Kim too.
+        lambda w: Patient.objects.filter(clinic=w.clinic, first_name="Min-ji", last_name="Kim"),
         lambda w, p: reverse("patients:detail", kwargs={"uuid": p.uuid}),
     ),
     CreateForm(
@@ -423,7 +424,7 @@ def _api_cases(w: World) -> list[tuple[str, str, dict, Callable[[], Any]]]:
                 "consent_to_contact": True,
                 "language": "ko",
             },
-            lambda: Patient.objects.filter(last_name="Kim"),
+            lambda: Patient.objects.filter(first_name="Min-ji", last_name="Kim"),
         ),
         (
             "safety lead",
