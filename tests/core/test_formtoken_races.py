@@ -40,10 +40,19 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.serializers import BaseSerializer
 
 from clinic.core.models import CheckInPlanStep, FormToken
 from patients.models import MessageKind, OutboxMessage
-from tests.core.test_formtokens import FORMS, NOTE, CreateForm, World, post_url, token_of
+from tests.core.test_formtokens import (
+    FORMS,
+    NOTE,
+    CreateForm,
+    World,
+    _api_cases,
+    post_url,
+    token_of,
+)
 from tests.factories import (
     AppointmentFactory,
     PatientFactory,
@@ -141,7 +150,6 @@ class Race:
     door: str  # the module attribute the view calls to create the record
     first_lands: Callable[[World, Any], str] | None = None  # None: on the form's `home`
     effects: Callable[[World, Any], None] = lambda w, record: None
-    post: Callable[[World], str] | None = None  # None: `post_url` of test_formtokens
 
 
 def _form(name: str) -> CreateForm:
@@ -194,7 +202,7 @@ class Ordering:
 
     name = "at the same instant"
 
-    def hooks(self, race: Race) -> Any:
+    def hooks(self, race: Race | None) -> Any:
         return contextlib.nullcontext()  # nothing to patch
 
     def before_post(self, i: int) -> None:
@@ -229,22 +237,25 @@ class FirstLandsWhileSecondChecks(Ordering):
         self.first_landed = threading.Event()
         self.paused = False
 
-    def hooks(self, race: Race) -> Any:
-        full_clean = forms.BaseForm.full_clean
+    def hooks(self, race: Race | None) -> Any:
         ordering = self
 
-        def checking(form: forms.BaseForm) -> None:
-            if (
-                form.is_bound
-                and threading.current_thread().name == "post-1"
-                and not ordering.paused
-            ):
-                ordering.paused = True
-                ordering.second_checks.set()
-                assert ordering.first_landed.wait(HANG_GUARD_S), "the first POST never landed"
-            full_clean(form)
+        def pausing(check: Callable[..., Any]) -> Callable[..., Any]:
+            def checking(self: Any, *args: Any, **kwargs: Any) -> Any:
+                bound = getattr(self, "is_bound", hasattr(self, "initial_data"))
+                if bound and threading.current_thread().name == "post-1" and not ordering.paused:
+                    ordering.paused = True
+                    ordering.second_checks.set()
+                    assert ordering.first_landed.wait(HANG_GUARD_S), "the first never landed"
+                return check(self, *args, **kwargs)
 
-        return mock.patch.object(forms.BaseForm, "full_clean", checking)
+            return checking
+
+        # A page checks its input with a form; the API with a serializer.
+        stack = contextlib.ExitStack()
+        for owner, name in ((forms.BaseForm, "full_clean"), (BaseSerializer, "is_valid")):
+            stack.enter_context(mock.patch.object(owner, name, pausing(getattr(owner, name))))
+        return stack
 
     def before_post(self, i: int) -> None:
         if i == 0:
@@ -262,16 +273,11 @@ ORDERINGS: list[Callable[[], Ordering]] = [
 ]
 
 
-def _race(request: pytest.FixtureRequest, w: World, race: Race, ordering: Ordering) -> dict:
-    """POST the form twice with one token from two threads; return each thread's client and
-    answer (in thread order) and the token."""
-    user = request.getfixturevalue(USERS[race.form.who])
-    clients = [Client(), Client()]
-    for client in clients:
-        login_verified(client, user)
-    token = token_of(clients[0].get(race.form.url(w)))
-    data = race.form.data(w) | {"form_token": token}
-    url = race.post(w) if race.post else post_url(race.form, w)
+def _two_at_once(
+    clients: list[Client], send: Callable[[Client], Any], ordering: Ordering, race: Race | None
+) -> list[Any]:
+    """`send` with each client from its own thread (its own connection), in `ordering`;
+    the answers in thread order."""
     start = threading.Barrier(2, timeout=HANG_GUARD_S)
     answers: list[Any] = [None, None]
     errors: list[BaseException] = []
@@ -281,7 +287,7 @@ def _race(request: pytest.FixtureRequest, w: World, race: Race, ordering: Orderi
             start.wait()
             ordering.before_post(i)
             try:
-                answers[i] = clients[i].post(url, data)
+                answers[i] = send(clients[i])
             finally:
                 ordering.after_post(i)
         except BaseException as exc:  # reported below, not lost in the thread
@@ -295,9 +301,17 @@ def _race(request: pytest.FixtureRequest, w: World, race: Race, ordering: Orderi
             thread.start()
         for thread in threads:
             thread.join(HANG_GUARD_S)
-    assert not any(t.is_alive() for t in threads), "a POST hung"
+    assert not any(t.is_alive() for t in threads), "a request hung"
     assert errors == [], errors
-    return {"clients": clients, "answers": answers, "token": token}
+    return answers
+
+
+def _clients(request: pytest.FixtureRequest, who: str) -> list[Client]:
+    user = request.getfixturevalue(USERS[who])
+    clients = [Client(), Client()]
+    for client in clients:
+        login_verified(client, user)
+    return clients
 
 
 def _why(answer: Any) -> str:
@@ -316,23 +330,53 @@ def test_two_simultaneous_posts_of_a_create_form_make_one_record(
     WHEN both POST it at the same instant
     THEN one record exists with its side effects once, both answers redirect to it, and the
     repeat's page says the form was already submitted."""
-    raced = _race(request, world, race, make_ordering())
+    clients = _clients(request, race.form.who)
+    token = token_of(clients[0].get(race.form.url(world)))
+    data = race.form.data(world) | {"form_token": token}
+    url = post_url(race.form, world)
+    answers = _two_at_once(clients, lambda c: c.post(url, data), make_ordering(), race)
 
     made = list(race.form.made(world))
     assert len(made) == 1, f"{len(made)} records for one form"
     record = made[0]
-    assert FormToken.objects.get(token=raced["token"]).record_id == record.pk
+    assert FormToken.objects.get(token=token).record_id == record.pk
     race.effects(world, record)
 
     home = race.form.home(world, record)
     first = race.first_lands(world, record) if race.first_lands else home
-    answers = raced["answers"]
     statuses = [answer.status_code for answer in answers]
     assert statuses == [302, 302], [_why(a) for a in answers]
     assert sorted(a["Location"] for a in answers) == sorted([first, home])
     pages = [
         client.get(answer["Location"]).content.decode()
-        for client, answer in zip(raced["clients"], answers, strict=True)
+        for client, answer in zip(clients, answers, strict=True)
     ]
     notes = [page for page in pages if NOTE in page]
     assert len(notes) == 1, "exactly one of the two (the repeat) says it was already submitted"
+
+
+# --- the API: two requests with one Idempotency-Key ------------------------------------------
+
+API_ORDERINGS = [Ordering, FirstLandsWhileSecondChecks]
+
+
+@pytest.mark.parametrize("make_ordering", API_ORDERINGS, ids=lambda o: o.name)
+@pytest.mark.parametrize("case", range(4), ids=["sessions", "patients", "lots", "series"])
+def test_two_simultaneous_api_creates_with_one_idempotency_key_make_one_record(
+    request: pytest.FixtureRequest, world: World, case: int, make_ordering: Callable[[], Ordering]
+) -> None:
+    """GIVEN a create request with an Idempotency-Key, sent from two connections
+    WHEN both arrive at the same instant (or the first lands while the second is validated)
+    THEN one record exists, both answers are 201 with its id, and one says it is replayed."""
+    who, url, body, made = _api_cases(world)[case]
+
+    def send(client: Client) -> Any:
+        return client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    answers = _two_at_once(_clients(request, who), send, make_ordering(), None)
+
+    assert [a.status_code for a in answers] == [201, 201], [a.json() for a in answers]
+    assert made().count() == 1
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    replayed = [a.get("Idempotent-Replayed") for a in answers]
+    assert sorted(replayed, key=str) == sorted([None, "true"], key=str)
