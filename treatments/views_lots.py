@@ -108,14 +108,17 @@ def lot_list(request: HttpRequest, uuid: Any) -> HttpResponse:
 def lot_new(request: HttpRequest, uuid: Any) -> HttpResponse:
     product = _product(request, uuid, SAFETY_LEAD_ONLY)
     data = request.POST if request.method == "POST" else None
-    # A repeat of this form would be refused by the form itself (the lot number is taken).
-    earlier = data and form_token_record(
-        token=posted_token(data), model=ProductLot, clinic=product.clinic
-    )
-    if earlier and earlier.product_id == product.pk:
-        return _lot_already_received(request, earlier)
     form = LotReceiveForm(data, product=product, initial={"received_on": product.clinic.today()})
-    if data is not None and form.is_valid():
+    if data is not None and not form.is_valid():
+        # A repeat of this form is refused by the form itself (its lot number is taken by the
+        # lot the first one made): land on that lot. Looked up after the form is checked, so a
+        # first POST that committed while this one was being checked is found too.
+        earlier = form_token_record(
+            token=posted_token(data), model=ProductLot, clinic=product.clinic
+        )
+        if earlier and earlier.product_id == product.pk:
+            return _lot_already_received(request, earlier)
+    elif data is not None:
         try:
             lot = lot_receive(product=product, **form.cleaned_data)
         except (ClinicError, ValidationError) as error:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from clinic.core.access import visible
@@ -209,14 +210,17 @@ class LotViewSet(mixins.CreateModelMixin, ReadViewSet):
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         """Receive a lot of a product (safety leads); it is released for use."""
         token = self.idempotency_form_token()
-        # A repeat would fail validation (its lot number is taken): answer with its lot.
-        lot = form_token_record(token=token, model=ProductLot, clinic=None)
-        if lot is not None and self.get_queryset().filter(pk=lot.pk).exists():
-            lot.already_submitted = True
-        else:
-            data = LotReceiveSerializer(data=request.data, context=self.get_serializer_context())
-            data.is_valid(raise_exception=True)
+        data = LotReceiveSerializer(data=request.data, context=self.get_serializer_context())
+        if data.is_valid():
             lot = lot_receive(form_token=token, **data.validated_data)
+        else:
+            # A repeat fails validation (its lot number is taken by the lot the first request
+            # made): answer with that lot. Looked up after validation, so a first request that
+            # committed while this one was being validated is found too.
+            lot = form_token_record(token=token, model=ProductLot, clinic=None)
+            if lot is None or not self.get_queryset().filter(pk=lot.pk).exists():
+                raise ValidationError(data.errors)
+            lot.already_submitted = True
         fresh = self.get_queryset().get(pk=lot.pk)
         return self.created_response(LotSerializer(fresh).data, lot)
 
