@@ -73,6 +73,9 @@ class TwoFactorLoginMixin:
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()  # type: ignore[misc]  # authenticate(): password + lockout
         user = self.get_user()  # type: ignore[attr-defined]
+        if user is None:
+            # A blank username or password: its field already says so; nothing to verify.
+            return cleaned
         device = confirmed_totp_device(user)
         if device is None:
             if self.device_required:

@@ -62,6 +62,20 @@ def test_it_refuses_a_missing_code_from_a_user_who_has_a_device(client, practiti
     assert "_auth_user_id" not in client.session
 
 
+@pytest.mark.parametrize("blank", ["username", "password"])
+def test_a_blank_username_or_password_is_named_beside_its_field_not_a_server_error(
+    client, practitioner_a, blank
+):
+    """GIVEN a wrong code that emptied the password box WHEN only a new code is typed
+    THEN the page says which field is missing (it was a 500)."""
+    data = {"username": practitioner_a.username, "password": PASSWORD}
+    data[blank] = ""
+    response = client.post(LOGIN, {**data, "otp_token": totp_code(practitioner_a)})
+    assert response.status_code == 200
+    assert response.context["form"].errors[blank] == ["This field is required."]
+    assert "_auth_user_id" not in client.session
+
+
 def test_it_refuses_a_code_that_was_already_used(client, practitioner_a):
     code = totp_code(practitioner_a)
     assert login_staff(client, practitioner_a, code=code).status_code == 302
