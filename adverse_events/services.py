@@ -413,26 +413,32 @@ def _open_alarm_for(*, submission: Submission, severity: int, now: Any) -> tuple
     open_alarms = Alarm.objects.select_for_update(of=("self",)).filter(
         session_id=submission.session_id, acknowledged_at__isnull=True
     )
-    alarm = open_alarms.first()
-    if alarm is not None:
-        return alarm, False
-    alarm = Alarm(
-        clinic=submission.clinic,
-        patient=submission.patient,
-        session_id=submission.session_id,
-        submission=submission,
-        severity=severity,
-        raised_at=now,
-        last_reported_at=now,
-    )
-    alarm.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            alarm.save()
-    except IntegrityError:
-        # Another submit opened it a moment ago: join that one.
-        return open_alarms.get(), False
-    return alarm, True
+    # Two tries: the alarm this insert lost to may be acknowledged before we read it back
+    # (PostgreSQL), and then there is no open alarm to join: open one after all.
+    for attempt in range(2):
+        alarm = open_alarms.first()
+        if alarm is not None:
+            return alarm, False
+        alarm = Alarm(
+            clinic=submission.clinic,
+            patient=submission.patient,
+            session_id=submission.session_id,
+            submission=submission,
+            severity=severity,
+            raised_at=now,
+            last_reported_at=now,
+        )
+        alarm.full_clean(validate_constraints=False)
+        try:
+            with transaction.atomic():
+                alarm.save()
+        except IntegrityError:
+            # Another submit opened it a moment ago: join that one (read again above).
+            if attempt:
+                raise
+            continue
+        return alarm, True
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _queue_alert(
@@ -490,13 +496,15 @@ def alarm_acknowledge(*, alarm: Alarm, user: Any, note: str = "") -> Alarm:
     # of=self: PostgreSQL cannot lock the nullable side of the outer join to the acknowledger.
     current = (
         Alarm.objects.select_for_update(of=("self",))
-        .select_related("acknowledged_by")
+        .select_related("acknowledged_by", "clinic")
         .get(pk=alarm.pk)
     )
     if current.acknowledged_at is not None:
+        who = current.acknowledged_by
+        name = (who.get_full_name() or who.get_username()) if who else "another clinician"
         raise Conflict(
-            f"Already acknowledged by {current.acknowledged_by} "
-            f"at {timezone.localtime(current.acknowledged_at):%H:%M}.",
+            f"Already acknowledged by {name} "
+            f"at {current.clinic.local(current.acknowledged_at):%H:%M}.",
             field="note",
         )
     current.acknowledged_by = user

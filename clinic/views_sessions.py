@@ -23,7 +23,7 @@ from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import CLINICAL_ROLES
 from clinic.core.otp import qr_svg
-from clinic.workflows import screening_evaluate, session_log
+from clinic.workflows import held_appointment_today, screening_evaluate, session_log
 from patients.models import Patient
 from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, URGENT, session_link_url
@@ -166,6 +166,8 @@ def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | N
             ),
             "lot_options": lots_usable_today(clinic=patient.clinic),
             "hold_form": hold_form,
+            # A walk-in while today's appointment is held: the way to clear that hold.
+            "held_today": held_appointment_today(patient=patient) if appointment is None else None,
         },
         status=200,
     )

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from adverse_events.models import Alarm, ReactionReport
 from adverse_events.services import alarm_acknowledge, assessment_record
 from clinic.core.access import staff_required, visible_or_404
+from clinic.core.csvcells import csv_safe
 from clinic.core.exceptions import ClinicError
 from clinic.core.models import CLINICAL_ROLES
 
@@ -147,10 +148,10 @@ def _csv_rows(reports: Any, zones: list[str]) -> Iterator[str]:
         yield writer.writerow(
             [
                 r.uuid,
-                r.clinic.name,
+                csv_safe(r.clinic.name),
                 r.onset_date.isoformat(),
-                r.term.name,
-                _safe(r.other_text),
+                csv_safe(r.term.name),
+                csv_safe(r.other_text),
                 "yes" if r.ongoing else "no",
                 r.ended_on.isoformat() if r.ended_on else "",
                 r.get_patient_severity_display(),
@@ -158,20 +159,15 @@ def _csv_rows(reports: Any, zones: list[str]) -> Iterator[str]:
                 a.triage_status if a else "new",
                 a.outcome if a else "",
                 a.causality if a else "",
-                r.session.practitioner.get_username(),
+                csv_safe(r.session.practitioner.get_username()),
                 r.clinic.local(r.session.performed_at).date().isoformat(),
                 r.session.get_delivery_method_display(),
-                r.session.lot.product.name,
-                r.session.lot.lot_number,
+                csv_safe(r.session.lot.product.name),
+                csv_safe(r.session.lot.lot_number),
                 r.get_source_display(),
                 r.clinic.time_zone,
             ]
         )
-
-
-def _safe(text: str) -> str:
-    # A cell starting with = + - @ is a formula in spreadsheets: neutralise it.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
 
 
 @clinical

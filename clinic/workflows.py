@@ -152,8 +152,14 @@ def appointment_check_for_session(
     if session_day != day:
         raise RuleViolation(
             f"This appointment is on {day:%a %d %b %Y} (clinic time); a session can be logged "
-            f"against it only on that day, not on {session_day:%a %d %b %Y}. Log the session "
-            "without the appointment, or reschedule the appointment.",
+            f"against it only on that day, not on {session_day:%a %d %b %Y}. "
+            # Never "log it without the appointment" while a hold is open: the walk-in path
+            # refuses a held patient too, and the advice would read as a way round the hold.
+            + (
+                "Clear its safety hold first, or reschedule the appointment."
+                if appointment.hold_open
+                else "Log the session without the appointment, or reschedule the appointment."
+            ),
             field="appointment",
             code="appointment_other_day",
         )
@@ -162,6 +168,41 @@ def appointment_check_for_session(
             "This appointment is on safety hold: a practitioner must clear the hold, saying "
             "why treatment may go ahead, before the session is logged. A screening override "
             "does not clear it.",
+            field="appointment",
+            code="safety_hold_open",
+        )
+
+
+def held_appointment_today(*, patient: Patient) -> Appointment | None:
+    """The patient's booked or arrived appointment on the clinic's today with an open safety
+    hold (the earliest), or None. A walk-in session is refused while there is one: the hold
+    would otherwise be bypassed by logging the session without its appointment."""
+    start, end = patient.clinic.day_span(patient.clinic.today())
+    return (
+        Appointment.objects.filter(
+            clinic=patient.clinic,
+            patient=patient,
+            status__in=SESSION_APPOINTMENT_STATUSES,
+            safety_hold=True,
+            hold_cleared_at__isnull=True,
+            starts_at__gte=start,
+            starts_at__lt=end,
+        )
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
+def walk_in_check_for_session(*, patient: Patient) -> None:
+    """Refuse a session without an appointment while the patient's appointment today is on
+    safety hold (on the `appointment` field, like a held appointment's own refusal)."""
+    held = held_appointment_today(patient=patient)
+    if held is not None:
+        at = patient.clinic.local(held.starts_at)
+        raise RuleViolation(
+            f"This patient's appointment today at {at:%H:%M} is on safety hold: a practitioner "
+            "must clear the hold on that appointment, saying why treatment may go ahead, "
+            "before any session is logged. A screening override does not clear it.",
             field="appointment",
             code="safety_hold_open",
         )
@@ -210,6 +251,13 @@ def session_log(
     # (nor be refused because the first one completed the appointment).
     earlier = form_token_claim(token=form_token, model=TreatmentSession, clinic=clinic)
     if earlier is not None:
+        # Never hand back another patient's session (a token reused across two charts).
+        if earlier.patient_id != patient.pk:
+            raise Conflict(
+                "This form was already used. Reload the page and fill it in again.",
+                field="form_token",
+                code="form_token_used",
+            )
         return earlier
     if appointment is not None:
         # Judge the appointment as it is now (a hold cleared or flagged since it was loaded).
@@ -221,6 +269,8 @@ def session_log(
         appointment_check_for_session(
             appointment=appointment, patient=patient, performed_at=performed_at
         )
+    else:
+        walk_in_check_for_session(patient=patient)
 
     answers = {k: bool(v) for k, v in (screening_answers or {}).items()}
     screening = screening_evaluate(

@@ -4,7 +4,7 @@ iCalendar download. Every page reasons in the clinic's local time (`clinic.activ
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -164,8 +164,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
     days = [first + timedelta(days=i) for i in range(length)]
-    start = clinic.at_local(days[0], time(0))
-    end = clinic.at_local(days[-1] + timedelta(days=1), time(0))
+    # day_span, not at_local: some zones skip midnight itself (Cairo, Santiago, Havana).
+    start, _ = clinic.day_span(days[0])
+    _, end = clinic.day_span(days[-1])
     appointments = list(
         booking.calendar_appointments(
             clinic=clinic, start=start, end=end, practitioner=practitioner

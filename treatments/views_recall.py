@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from clinic.core.access import staff_required, visible, visible_or_404
+from clinic.core.csvcells import csv_safe
 from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic
 from patients.models import PatientAccess
 
@@ -97,11 +98,6 @@ CSV_HEADER = [
 ]
 
 
-def _safe(text: str) -> str:
-    # A cell starting with = + - @ is a formula in spreadsheets: neutralise it.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
-
-
 def _csv_rows(notices: list[RecallNotice], clinic: Clinic) -> Iterator[str]:
     writer = csv.writer(_Echo())
 
@@ -114,11 +110,11 @@ def _csv_rows(notices: list[RecallNotice], clinic: Clinic) -> Iterator[str]:
         p = n.patient
         yield writer.writerow(
             [
-                _safe(p.last_name),
-                _safe(p.first_name),
+                csv_safe(p.last_name),
+                csv_safe(p.first_name),
                 p.date_of_birth.isoformat(),
-                _safe(p.phone),
-                _safe(p.email),
+                csv_safe(p.phone),
+                csv_safe(p.email),
                 p.get_preferred_channel_display(),
                 "yes" if p.consent_to_contact else "no",
                 " ".join(clinic.local(s.performed_at).date().isoformat() for s in n.sessions.all()),

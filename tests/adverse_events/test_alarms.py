@@ -152,6 +152,52 @@ def test_a_submit_that_loses_the_race_to_open_the_alarm_joins_the_winner(reached
     assert Alarm.objects.count() == 1 and winner.submissions.count() == 2
 
 
+def test_a_submit_whose_winning_alarm_is_acknowledged_before_it_joins_opens_a_new_one(
+    reached, practitioner_a, monkeypatch
+):
+    """GIVEN our look-up found no open alarm and our insert then lost to another request's
+    alarm WHEN a clinician acknowledges that alarm before we read it back THEN the patient's
+    red flag still opens a new alarm (and alerts on-call), never a server error."""
+    with time_machine.travel(T0, tick=False):
+        winner = red_flag(reached.link, "breathing_difficulty").alarm
+    real_first = Alarm.objects.none().__class__.first
+    calls = {"n": 0}
+
+    def blind_then_acknowledged(qs):
+        if qs.model is Alarm:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return None  # the look-up before the winner committed
+            if calls["n"] == 2:  # the read-back after our insert lost
+                services.alarm_acknowledge(alarm=winner, user=practitioner_a, note="Called")
+        return real_first(qs)
+
+    monkeypatch.setattr(type(Alarm.objects.all()), "first", blind_then_acknowledged)
+    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
+        late = red_flag(reached.link, "breathing_difficulty")
+    monkeypatch.undo()
+    assert late.alarm is not None and late.alarm.pk != winner.pk
+    assert Alarm.objects.filter(acknowledged_at__isnull=True).get() == late.alarm
+    assert list(late.alarm.submissions.all()) == [late]
+    assert len(alerts()) == 2
+
+
+def test_already_acknowledged_names_who_and_the_time_on_the_clinics_clock(
+    reached, practitioner_a, safety_lead_a
+):
+    """The server runs in UTC; clinic A is in Seoul: 01:00 UTC is 10:00 on the clinic's clock."""
+    from clinic.core.exceptions import Conflict
+
+    practitioner_a.first_name, practitioner_a.last_name = "Hana", "Kim"
+    practitioner_a.save(update_fields=["first_name", "last_name"])
+    with time_machine.travel(T0, tick=False):
+        alarm = red_flag(reached.link, "breathing_difficulty").alarm
+        services.alarm_acknowledge(alarm=alarm, user=practitioner_a, note="Called")
+    with pytest.raises(Conflict) as second:
+        services.alarm_acknowledge(alarm=alarm, user=safety_lead_a, note="Me too")
+    assert "by Hana Kim at 10:00" in second.value.message
+
+
 # --- what the message says -------------------------------------------------------------------
 
 

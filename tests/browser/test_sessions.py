@@ -208,3 +208,33 @@ def test_a_practitioner_clears_a_safety_hold_then_marks_the_session_entered_in_e
     shot(page, "session-entered-in-error")
     assert TreatmentSession.objects.get(pk=session.pk).status == SessionStatus.ENTERED_IN_ERROR
     assert page.console_errors == []
+
+
+def test_a_walk_in_for_a_held_patient_leads_to_the_hold_instead(page, clinic_a, practitioner_a):
+    """GIVEN the patient's arrived appointment today is on safety hold WHEN the practitioner
+    opens 'Log a session' without the appointment THEN the page says so and links to that
+    appointment's page, where the hold is cleared."""
+    from tests.factories import AppointmentFactory
+    from treatments.models import AppointmentStatus
+
+    default_plan(clinic_a)
+    patient = PatientFactory(clinic=clinic_a, first_name="Mina", last_name="Park")
+    now = timezone.now()
+    appointment = AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner_a,
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        status=AppointmentStatus.ARRIVED,
+        safety_hold=True,
+    )
+    playwright_login(page, page.base_url, practitioner_a)
+    page.goto(page.base_url + reverse("clinical:session_new", kwargs={"uuid": patient.uuid}))
+    held = page.locator("#held-today")
+    expect(held).to_contain_text("Needs practitioner clearance")
+    shot(page, "session-walk-in-held")
+    target = reverse("clinical:session_new_from_appointment", kwargs={"uuid": appointment.uuid})
+    held.locator(f'a[href="{target}"]').click()
+    expect(page.locator("#safety-hold")).to_contain_text("Needs practitioner clearance")
+    assert page.url.endswith(target)
+    assert page.console_errors == []

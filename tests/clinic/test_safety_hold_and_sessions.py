@@ -5,6 +5,7 @@ API."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -92,7 +93,7 @@ def api_body(patient, lot, appointment, **extra) -> dict:
     return {
         "patient": str(patient.uuid),
         "lot": str(lot.uuid),
-        "appointment": str(appointment.uuid),
+        "appointment": str(appointment.uuid) if appointment else None,
         "delivery_method": "microneedling",
         "needle_depth_mm": "0.50",
         "treated_areas": ["cheeks"],
@@ -230,6 +231,146 @@ def test_the_session_page_offers_to_clear_a_hold_left_open_by_an_older_session(
     assert done.status_code == 302
     appointment.refresh_from_db()
     assert appointment.hold_cleared_by == practitioner_a and not appointment.hold_open
+
+
+# --- the hold cannot be bypassed by logging the session without its appointment -------------
+
+SEOUL = ZoneInfo("Asia/Seoul")
+# 10:00 in Seoul: the held appointment starts at 11:30 the same clinic day.
+MORNING = datetime(2026, 3, 2, 10, 0, tzinfo=SEOUL)
+
+
+def held_at(patient, practitioner, starts_at, status=AppointmentStatus.ARRIVED):
+    return AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=1),
+        status=status,
+        safety_hold=True,
+    )
+
+
+def walk_in(practitioner, patient, lot, **extra):
+    return session_log(
+        practitioner=practitioner,
+        patient=patient,
+        lot=lot,
+        appointment=None,
+        delivery_method=DeliveryMethod.MICRONEEDLING,
+        needle_depth_mm="0.5",
+        treated_areas=["cheeks"],
+        screening_override_reason="Reviewed.",
+        **extra,
+    )
+
+
+def test_a_walk_in_session_is_refused_while_todays_appointment_is_on_hold(
+    practitioner_a, patient, lot
+):
+    """GIVEN the patient's arrived appointment today is on safety hold WHEN the practitioner
+    logs a session without the appointment, with a screening override THEN it is refused on
+    the appointment field, naming the appointment's time (clinic clock); nothing is taken."""
+    with time_machine.travel(MORNING, tick=False):
+        appointment = held_at(patient, practitioner_a, MORNING + timedelta(minutes=90))
+        with pytest.raises(RuleViolation) as refused:
+            walk_in(practitioner_a, patient, lot)
+    assert (refused.value.field, refused.value.code) == ("appointment", "safety_hold_open")
+    assert "today at 11:30" in refused.value.message
+    appointment.refresh_from_db()
+    lot.refresh_from_db()
+    assert appointment.status == AppointmentStatus.ARRIVED and appointment.hold_open
+    assert lot.quantity_on_hand == 10 and not TreatmentSession.objects.exists()
+
+
+def test_a_walk_in_goes_ahead_once_the_hold_is_cleared_or_when_the_hold_is_another_day(
+    practitioner_a, patient, lot
+):
+    from treatments.booking import appointment_clear_hold
+
+    with time_machine.travel(MORNING, tick=False):
+        tomorrow = held_at(patient, practitioner_a, MORNING + timedelta(days=1))
+        first = walk_in(practitioner_a, patient, lot)
+        today = held_at(patient, practitioner_a, MORNING + timedelta(hours=3))
+        with pytest.raises(RuleViolation):
+            walk_in(practitioner_a, patient, lot)
+        appointment_clear_hold(appointment=today, user=practitioner_a, reason="Reviewed.")
+        second = walk_in(practitioner_a, patient, lot)
+    assert first.pk and second.pk and first.pk != second.pk
+    tomorrow.refresh_from_db()
+    assert tomorrow.hold_open and tomorrow.status == AppointmentStatus.ARRIVED
+
+
+def test_a_cancelled_held_appointment_today_does_not_block_a_walk_in(practitioner_a, patient, lot):
+    with time_machine.travel(MORNING, tick=False):
+        held_at(patient, practitioner_a, MORNING, status=AppointmentStatus.CANCELLED)
+        assert walk_in(practitioner_a, patient, lot).pk
+
+
+def test_the_walk_in_page_links_to_the_held_appointment_and_refuses_the_session(
+    practitioner_client, practitioner_a, patient, lot
+):
+    with time_machine.travel(MORNING, tick=False):
+        appointment = held_at(patient, practitioner_a, MORNING + timedelta(minutes=90))
+        url = reverse("clinical:session_new", kwargs={"uuid": patient.uuid})
+        page = practitioner_client.get(url).content.decode()
+        assert "Needs practitioner clearance" in page
+        assert f'href="{log_url(appointment)}"' in page
+        refused = practitioner_client.post(url, page_post(lot))
+        # The linked page is where the hold is cleared.
+        linked = practitioner_client.get(log_url(appointment)).content.decode()
+    assert refused.status_code == 200
+    assert "today at 11:30 is on safety hold" in top_errors(refused)
+    assert not TreatmentSession.objects.exists()
+    assert 'name="clear_hold"' in linked
+
+
+def test_the_api_refuses_a_walk_in_session_while_todays_appointment_is_on_hold(
+    practitioner_client, practitioner_a, patient, lot
+):
+    with time_machine.travel(MORNING, tick=False):
+        held_at(patient, practitioner_a, MORNING + timedelta(minutes=90))
+        body = {k: v for k, v in api_body(patient, lot, None).items() if k != "appointment"}
+        refused = _post(practitioner_client, "/api/v1/sessions/", body)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "safety_hold_open"
+    assert "today at 11:30" in error["fields"]["appointment"][0]
+    assert not TreatmentSession.objects.exists()
+
+
+def test_the_other_day_refusal_of_a_held_appointment_does_not_suggest_a_walk_in(
+    practitioner_a, patient, lot
+):
+    with time_machine.travel(MORNING, tick=False):
+        held = held_at(patient, practitioner_a, MORNING + timedelta(days=2))
+        with pytest.raises(RuleViolation) as refused:
+            logged_session(
+                practitioner_a,
+                patient=patient,
+                lot=lot,
+                appointment=held,
+                screening_override_reason="Reviewed.",
+            )
+    assert refused.value.code == "appointment_other_day"
+    assert "without the appointment" not in refused.value.message
+    assert "Clear its safety hold first" in refused.value.message
+
+
+def test_a_form_token_of_another_patients_session_is_refused(practitioner_a, clinic_a, lot):
+    """The same form token sent for a second patient is not 'already submitted' with the first
+    patient's session: it is refused, and the second patient gets no session."""
+    from clinic.core.exceptions import Conflict
+
+    token = uuid.uuid4()
+    first = logged_session(practitioner_a, lot=lot, form_token=token)
+    other = PatientFactory(clinic=clinic_a)
+    with pytest.raises(Conflict) as refused:
+        logged_session(practitioner_a, patient=other, lot=lot, form_token=token)
+    assert refused.value.code == "form_token_used"
+    assert list(TreatmentSession.objects.all()) == [first]
+    again = logged_session(practitioner_a, patient=first.patient, lot=lot, form_token=token)
+    assert again == first and again.already_submitted
 
 
 # --- a session only on its appointment's day -----------------------------------------------

@@ -284,6 +284,26 @@ class TestCsvExport:
         body = b"".join(practitioner_client.get(CSV).streaming_content).decode()
         assert "'=HYPERLINK(1)" in body
 
+    def test_every_free_text_cell_is_neutralised_including_tab_and_carriage_return(
+        self, practitioner_client, clinic_a
+    ):
+        """A lot number, product name or term typed by staff, or a patient's words, that a
+        spreadsheet would run as a formula (also after a leading tab or carriage return) is
+        exported with a leading apostrophe."""
+        from treatments.models import Product, ProductLot
+
+        term = ReactionTermFactory(code="local_term", name="+SUM(1)", is_other=True)
+        report = ReactionReportFactory(clinic=clinic_a, term=term, other_text="\t=HYPERLINK(2)")
+        lot = report.session.lot
+        ProductLot.objects.filter(pk=lot.pk).update(lot_number="@SUM(3)")
+        Product.objects.filter(pk=lot.product_id).update(name="\r=HYPERLINK(4)")
+        body = b"".join(practitioner_client.get(CSV).streaming_content).decode()
+        [row] = list(csv.DictReader(io.StringIO(body)))
+        assert row["reaction"] == "'+SUM(1)"
+        assert row["described as"] == "'\t=HYPERLINK(2)"
+        assert row["lot"] == "'@SUM(3)"
+        assert row["product"] == "'\r=HYPERLINK(4)"
+
     def test_bad_filters_give_the_form_back_not_a_file(self, practitioner_client):
         response = practitioner_client.get(CSV, {"onset_from": "yesterday-ish"})
         assert response.status_code == 400

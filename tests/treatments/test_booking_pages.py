@@ -201,6 +201,37 @@ def test_each_clinic_sees_its_own_local_time(
     assert "Tue 3 Feb 2026, 10:00" in detail.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        # Clocks jump from 00:00 to 01:00: midnight itself does not exist on these days.
+        ("Africa/Cairo", date(2026, 4, 24)),
+        ("America/Santiago", date(2026, 9, 6)),
+        ("America/Havana", date(2026, 3, 8)),
+    ],
+)
+@pytest.mark.parametrize("view", ["day", "week"])
+def test_the_calendar_shows_a_day_whose_midnight_is_skipped(
+    front_desk_client, clinic_a, practitioner_a, zone, day, view
+):
+    """GIVEN a clinic in a zone whose clocks skip midnight WHEN the front desk opens that day
+    (or its week) THEN the calendar shows it with its appointment, not a server error."""
+    type(clinic_a).objects.filter(pk=clinic_a.pk).update(time_zone=zone)
+    starts = datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo(zone))
+    AppointmentFactory(
+        patient=PatientFactory(clinic=clinic_a, last_name="Skipday"),
+        practitioner=practitioner_a,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+    )
+    response = front_desk_client.get(
+        reverse("treatments:calendar"), {"view": view, "date": day.isoformat()}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Skipday" in page and "10:00–11:00" in page
+
+
 def test_the_week_calendar_costs_the_same_queries_at_any_size(
     front_desk_client, clinic_a, practitioner_a
 ):

@@ -213,6 +213,18 @@ def test_a_formula_in_a_name_is_neutralised_in_the_csv(safety_lead_client, world
     assert "'=HYPERLINK(1)" in b"".join(response.streaming_content).decode()
 
 
+def test_a_name_starting_with_a_tab_or_carriage_return_is_neutralised_in_the_csv(
+    safety_lead_client, world
+):
+    Patient.objects.filter(pk=world.patients["mina"].pk).update(last_name="\t=HYPERLINK(1)")
+    Patient.objects.filter(pk=world.patients["joon"].pk).update(last_name="\r@SUM(2)")
+    response = safety_lead_client.get(recall_url(world, "treatments:recall_csv"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_name = {r["first name"]: r["last name"] for r in rows}
+    assert by_name["Mina"] == "'\t=HYPERLINK(1)"
+    assert by_name["Joon"] == "'\r@SUM(2)"
+
+
 def test_the_recall_page_costs_the_same_queries_with_many_patients(
     safety_lead_client, practitioner_a, world
 ):
