@@ -14,19 +14,23 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from adverse_events.views import clinic_numbers
 from clinic.core.access import staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import CLINICAL_ROLES
 from clinic.core.otp import qr_svg
 from clinic.workflows import held_appointment_today, screening_evaluate, session_log
+from patients.messages import emergency_words, format_date, message_language
 from patients.models import Patient
 from treatments import booking
-from treatments.aftercare import INSTRUCTIONS, URGENT, session_link_url
+from treatments.aftercare import INSTRUCTIONS, PROCEDURE_WORDS, session_link_url
 from treatments.forms_booking import ClearHoldForm
 from treatments.models import Appointment, TreatedArea, TreatmentSession
 from treatments.services import (
@@ -327,18 +331,35 @@ def session_clear_hold(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 @clinical
 def session_aftercare(request: HttpRequest, uuid: Any) -> HttpResponse:
-    """The printable aftercare sheet, with the session's personal link as a QR code."""
+    """The printable aftercare sheet, with the session's personal link as a QR code.
+
+    The printed part is the patient's, so it is rendered in the patient's language (dates as
+    that language writes them, in the clinic's zone) and names the clinic's own emergency
+    number and phone; the page around it (back link, message state) stays the staff's."""
     session = _session(request, uuid)
     url = session_link_url(session)
+    clinic, patient = session.clinic, session.patient
+    language = message_language(patient.language)
+    with translation.override(language):
+        sheet = render_to_string(
+            "clinic/session_aftercare_sheet.html",
+            {
+                "session": session,
+                "patient": patient,
+                "clinic": clinic,
+                "language": language,
+                "treated_on": format_date(session.performed_at, language=language, clinic=clinic),
+                "procedure": PROCEDURE_WORDS.get(session.delivery_method, ""),
+                "instructions": INSTRUCTIONS,
+                "emergency": emergency_words(clinic),
+                **clinic_numbers(clinic),
+                "link_url": url,
+                "qr_svg": qr_svg(url) if url else "",
+            },
+            request=request,
+        )
     return render(
         request,
         "clinic/session_aftercare.html",
-        {
-            "session": session,
-            "instructions": INSTRUCTIONS,
-            "urgent": URGENT,
-            "link_url": url,
-            "qr_svg": qr_svg(url) if url else "",
-            "aftercare_message": aftercare_message(session),
-        },
+        {"session": session, "sheet": sheet, "aftercare_message": aftercare_message(session)},
     )

@@ -3,17 +3,18 @@ content and the aftercare message, both carrying the session's personal report l
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from patients import outbox
 from patients.links import link_token, link_url
 from patients.messages import render_with_link
 from patients.models import Channel, MessageKind, OutboxMessage
 
-from .models import TreatmentSession
+from .models import DeliveryMethod, TreatmentSession
 
-# Marked for translation: the aftercare message translates them into the patient's language
-# (`templates/messages/aftercare.txt`); the printed sheet shows them as they are.
+# Marked for translation: the aftercare message (`templates/messages/aftercare.txt`) and the
+# printed sheet (`clinic/session_aftercare_sheet.html`) translate them into the patient's
+# language with the same msgids, so each line has one translation.
 INSTRUCTIONS = [
     gettext_noop("Do not touch the treated skin for 24 hours, and keep it clean."),
     gettext_noop("No makeup for 24 hours."),
@@ -24,11 +25,13 @@ INSTRUCTIONS = [
     gettext_noop("Redness and mild swelling for a day or two are expected."),
     gettext_noop("Report anything unusual through your personal link, at any time."),
 ]
-# The printed sheet's urgent line (the message's own names the clinic's numbers).
-URGENT = (
-    "Difficulty breathing, swelling of the face, lips or throat, or spreading hot redness "
-    "with pus or fever: call emergency services or go to urgent care now."
-)
+# How the printed sheet names the procedure to the patient, in the patient's language.
+PROCEDURE_WORDS = {
+    DeliveryMethod.MICRONEEDLING: pgettext_lazy("aftercare sheet", "microneedling"),
+    DeliveryMethod.LASER: pgettext_lazy("aftercare sheet", "laser or light treatment"),
+    DeliveryMethod.MICRO_INJECTION: pgettext_lazy("aftercare sheet", "micro-injection"),
+    DeliveryMethod.TOPICAL: pgettext_lazy("aftercare sheet", "applied to the skin"),
+}
 
 
 def session_link_url(session: TreatmentSession) -> str | None:

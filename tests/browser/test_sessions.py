@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from clinic.core.models import Language
 from tests.factories import PatientFactory, ProductFactory
 from tests.kit.auth import playwright_login
 from tests.kit.browser import artifact_path
@@ -237,4 +238,42 @@ def test_a_walk_in_for_a_held_patient_leads_to_the_hold_instead(page, clinic_a, 
     held.locator(f'a[href="{target}"]').click()
     expect(page.locator("#safety-hold")).to_contain_text("Needs practitioner clearance")
     assert page.url.endswith(target)
+    assert page.console_errors == []
+
+
+def test_a_korean_patients_aftercare_sheet_is_korean_with_tap_to_call_numbers(
+    page, clinic_a, practitioner_a
+):
+    """GIVEN a Korean-speaking patient of the Seoul clinic WHEN the practitioner opens the
+    aftercare sheet THEN its printed part is in Korean, the emergency number (119) and the
+    clinic's phone are tap-to-call buttons at least 44 px tall on screen, and on paper they
+    print as plain text while the staff's back link disappears."""
+    default_plan(clinic_a)
+    patient = PatientFactory(
+        clinic=clinic_a, first_name="Mina", last_name="Park", language=Language.KO
+    )
+    session = logged_session(practitioner_a, patient=patient)
+    playwright_login(page, page.base_url, practitioner_a)
+    page.goto(page.base_url + reverse("clinical:aftercare", kwargs={"uuid": session.uuid}))
+
+    sheet = page.locator("article.aftercare-sheet")
+    expect(sheet).to_have_attribute("lang", "ko")
+    expect(sheet.get_by_role("heading", level=1)).to_have_text("피부 시술 후 관리 안내")
+    expect(sheet.locator(".urgent")).to_contain_text("지금 바로 119에 전화하거나")
+    emergency = sheet.get_by_role("link", name="응급 신고 전화: 119")
+    clinic_call = sheet.get_by_role("link", name=f"병원에 전화하기: {clinic_a.phone}")
+    expect(emergency).to_have_attribute("href", "tel:119")
+    expect(clinic_call).to_have_attribute("href", f"tel:{clinic_a.phone_tel}")
+    for link in (emergency, clinic_call):
+        box = link.bounding_box()
+        assert box and box["height"] >= 44
+    box = sheet.locator("svg.qr").bounding_box()
+    assert box and box["width"] > 150
+    shot(page, "aftercare-sheet-korean")
+
+    page.emulate_media(media="print")
+    expect(page.get_by_role("link", name="← Back to the session")).to_be_hidden()
+    expect(emergency).to_have_css("background-color", "rgba(0, 0, 0, 0)")
+    shot(page, "aftercare-sheet-korean-print")
+    page.emulate_media(media="screen")
     assert page.console_errors == []
