@@ -28,7 +28,7 @@ from patients.models import Patient
 from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, URGENT, session_link_url
 from treatments.forms_booking import ClearHoldForm
-from treatments.models import Appointment, TreatedArea, TreatmentSession
+from treatments.models import Appointment, SessionStatus, TreatedArea, TreatmentSession
 from treatments.services import (
     SESSION_EDITABLE_FIELDS,
     session_add_addendum,
@@ -96,7 +96,12 @@ def session_new(request: HttpRequest, uuid: Any) -> HttpResponse:
 def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpResponse:
     appointments = Appointment.objects.select_related("patient__clinic", "series")
     appointment = visible_or_404(appointments, request, uuid, roles=CLINICAL_ROLES)
-    existing = TreatmentSession.objects.filter(appointment=appointment).first()
+    # A session entered in error has let go of its appointment; never count one anyway.
+    existing = (
+        TreatmentSession.objects.filter(appointment=appointment)
+        .exclude(status=SessionStatus.ENTERED_IN_ERROR)
+        .first()
+    )
     if existing is not None:
         token = posted_token(request.POST) if request.method == "POST" else None
         made = form_token_record(token=token, model=TreatmentSession, clinic=appointment.clinic)
