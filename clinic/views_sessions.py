@@ -288,13 +288,25 @@ def session_entered_in_error(request: HttpRequest, uuid: Any) -> HttpResponse:
         except ClinicError as error:
             form.add_error("reason", error.message)
         else:
-            stopped = len(done.follow_up.stopped)
+            stopped, calls = len(done.follow_up.stopped), done.follow_up.calls_cancelled
             messages.success(
                 request,
                 f"Session marked entered in error: {stopped} unsent message"
-                f"{'s' if stopped != 1 else ''} stopped, its check-ins cancelled and its "
+                f"{'s' if stopped != 1 else ''} stopped, {calls} front-desk call"
+                f"{'s' if calls != 1 else ''} cancelled, its check-ins cancelled and its "
                 "personal links ended.",
             )
+            if done.follow_up.notices_withdrawn:
+                messages.info(
+                    request,
+                    f"{done.follow_up.notices_withdrawn} recall notice(s) withdrawn: the patient "
+                    "has no other session with the recalled lot.",
+                )
+            if done.appointment_freed is not None:
+                messages.info(
+                    request,
+                    "Its appointment is open again (arrived): log the correct session from it.",
+                )
             unit = session.lot.product.unit
             if done.units_not_returned:
                 messages.warning(

@@ -436,7 +436,7 @@ def session_add_addendum(
     return addendum
 
 
-def _appointment_release(session: TreatmentSession) -> None:
+def _appointment_release(session: TreatmentSession) -> Appointment:
     """The session entered in error lets go of its appointment (a one-to-one link: kept, the
     correct session could never be logged against it). The history row written by the
     marking still names the appointment. Back to arrived only if it is still completed."""
@@ -449,6 +449,7 @@ def _appointment_release(session: TreatmentSession) -> None:
     appointment = Appointment.objects.select_related("series").get(pk=appointment_id)
     if reopened and appointment.series is not None:
         series_maintenance_sync(series=appointment.series)
+    return appointment
 
 
 @dataclass(frozen=True)
@@ -459,6 +460,8 @@ class EnteredInError:
     units_returned: int
     units_not_returned: int
     follow_up: FollowUpStopped
+    # The appointment the session let go of (back to arrived), or None.
+    appointment_freed: Appointment | None = None
 
 
 @transaction.atomic
@@ -493,8 +496,7 @@ def session_mark_entered_in_error(
     if not changed:
         raise RuleViolation("This session is already marked entered in error.", field="reason")
     session.refresh_from_db()
-    if session.appointment_id is not None:
-        _appointment_release(session)
+    freed = _appointment_release(session) if session.appointment_id is not None else None
     follow_up = session_follow_up_stop(session=session)
     returned = lot_return(lot=session.lot, units=session.units_used, user=user)
     return EnteredInError(
@@ -502,4 +504,5 @@ def session_mark_entered_in_error(
         units_returned=returned,
         units_not_returned=session.units_used - returned,
         follow_up=follow_up,
+        appointment_freed=freed,
     )

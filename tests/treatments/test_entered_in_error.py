@@ -625,10 +625,12 @@ def test_the_log_page_of_the_appointment_opens_again_after_the_wrong_session(
     wrong = logged_session(practitioner_a, patient=appointment.patient, appointment=appointment)
     url = reverse("clinical:session_new_from_appointment", kwargs={"uuid": appointment.uuid})
     assert practitioner_client.get(url).status_code == 302
-    practitioner_client.post(
+    marked = practitioner_client.post(
         reverse("clinical:session_entered_in_error", kwargs={"uuid": wrong.uuid}),
         {"reason": "Wrong lot", "understood": "on"},
+        follow=True,
     )
+    assert "Its appointment is open again (arrived)" in marked.content.decode()
     wrong.refresh_from_db()
     assert wrong.status == SessionStatus.ENTERED_IN_ERROR
 
@@ -670,3 +672,26 @@ def test_marking_keeps_the_series_maintenance_reminder_at_its_last_session(
         ).count()
         == 1
     )
+
+
+def test_the_api_answer_says_which_appointment_was_freed_and_the_page_says_so_too(
+    practitioner_client, practitioner_a, clinic_a, todays_appointment
+):
+    appointment = todays_appointment
+    wrong = logged_session(practitioner_a, patient=appointment.patient, appointment=appointment)
+    response = practitioner_client.post(
+        f"/api/v1/sessions/{wrong.uuid}/entered-in-error/",
+        {"reason": "Wrong lot"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["appointment_freed"] == str(appointment.uuid)
+    assert (body["calls_cancelled"], body["recall_notices_withdrawn"]) == (0, 0)
+    walk_in = logged_session(practitioner_a, patient=appointment.patient)
+    page = practitioner_client.post(
+        reverse("clinical:session_entered_in_error", kwargs={"uuid": walk_in.uuid}),
+        {"reason": "Never happened", "understood": "on"},
+        follow=True,
+    )
+    assert "Its appointment is open again" not in page.content.decode()
