@@ -49,7 +49,7 @@ from patients.models import (
     PersonalLink,
 )
 
-from .models import CheckIn, RecallNotice, SessionStatus, TreatmentSession
+from .models import CheckIn, Recall, RecallNotice, SessionStatus, TreatmentSession
 
 # The outbox row's `last_error` for a message stopped this way (the session page reads it).
 STOPPED_NOTE = "Session entered in error."
@@ -156,15 +156,18 @@ def session_follow_up_stop(*, session: TreatmentSession) -> FollowUpStopped:
 
 
 def _recall_notices_leave(session: TreatmentSession) -> int:
-    """Take the session off the recall notices that have not reached the patient yet; a
-    notice left without a live session is withdrawn (its unsent message and its open call
-    cancelled). A notice already sent keeps the session: that is what the patient was told."""
-    unsent = (
-        RecallNotice.objects.filter(sessions=session)
-        .filter(Q(message__isnull=True) | STOPPABLE_NOTICE)
+    """Take the session off the recall notices that have not reached the patient (not
+    messaged yet, queued, or failed, missed or suppressed); a notice left without a live
+    session is withdrawn (its unsent message and its open call cancelled). A notice sent, or
+    whose send has started, keeps the session: that is what the patient was told."""
+    on_notices = RecallNotice.objects.filter(sessions=session)
+    # "Message all" locks its recall: it runs wholly before or after this.
+    list(Recall.objects.filter(notices__in=on_notices).select_for_update().values_list("pk"))
+    notice_ids = list(
+        on_notices.exclude(message__state=MessageState.SENT)
+        .exclude(message__state=MessageState.CLAIMED, message__send_started_at__isnull=False)
         .values_list("pk", flat=True)
     )
-    notice_ids = list(unsent)
     if not notice_ids:
         return 0
     RecallNotice.sessions.through.objects.filter(
@@ -180,14 +183,10 @@ def _recall_notices_leave(session: TreatmentSession) -> int:
     message_ids = [message_id for _, message_id, _ in empty if message_id]
     if message_ids:
         _messages_stop(Q(pk__in=message_ids))
-    _calls_cancel(Q(pk__in=[task_id for _, _, task_id in empty if task_id]))
+    _calls_cancel(
+        Q(pk__in=[task_id for _, _, task_id in empty if task_id]) | Q(message_id__in=message_ids)
+    )
     return len(empty)
-
-
-# A notice whose message has not started going out.
-STOPPABLE_NOTICE = Q(message__state=MessageState.PENDING) | Q(
-    message__state=MessageState.CLAIMED, message__send_started_at__isnull=True
-)
 
 
 def notice_withdrawn(notice: RecallNotice) -> bool:

@@ -31,7 +31,7 @@ from tests.factories import AppointmentFactory, PatientFactory, TreatmentSeriesF
 from tests.kit.recall_world import recalled_lot
 from tests.kit.world import default_plan, logged_session, released_lot
 from tests.requirements import require_postgres
-from treatments import checkins
+from treatments import checkins, recalls
 from treatments.aftercare import session_link_url
 from treatments.entered_in_error import STOPPED_NOTE
 from treatments.models import (
@@ -695,3 +695,30 @@ def test_the_api_answer_says_which_appointment_was_freed_and_the_page_says_so_to
         follow=True,
     )
     assert "Its appointment is open again" not in page.content.decode()
+
+
+def test_a_failed_recall_notice_call_is_cancelled_and_a_notice_that_reached_stays(
+    practitioner_a, safety_lead_a, recall_world
+):
+    """GIVEN "message all" sent: Mina's notice reached her, Joon's failed (a call to make)
+    WHEN both patients' sessions with the lot are marked entered in error THEN Joon's call
+    is cancelled and his notice withdrawn; Mina's notice still says it reached her, with the
+    sessions it named."""
+    recall_message_all(recall=recall_world.recall, user=safety_lead_a)
+    deliver_all()
+    joon = recall_world.notice("joon")
+    OutboxMessage.objects.filter(pk=joon.message_id).update(state=MessageState.FAILED)
+    recall_message_all(recall=recall_world.recall, user=safety_lead_a)  # Joon: to call
+    joon.refresh_from_db()
+    assert joon.call_task.state == CallState.OPEN
+
+    for name in ("joon", "mina"):
+        for session in lot_sessions(recall_world, name):
+            mark(session, practitioner_a)
+
+    joon.call_task.refresh_from_db()
+    assert joon.call_task.state == CallState.CANCELLED
+    notices = {n.patient.first_name: n for n in recalls.recall_notices(recall_world.recall)}
+    assert recalls.reach_status(notices["Joon"])[0] == "withdrawn"
+    assert recalls.reach_status(notices["Mina"])[0] == "reached"
+    assert recall_world.notice("mina").sessions.count() == 2
