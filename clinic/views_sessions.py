@@ -32,7 +32,7 @@ from patients.models import Patient
 from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, PROCEDURE_WORDS, session_link_url
 from treatments.forms_booking import ClearHoldForm
-from treatments.models import Appointment, TreatedArea, TreatmentSession
+from treatments.models import Appointment, SessionStatus, TreatedArea, TreatmentSession
 from treatments.services import (
     SESSION_EDITABLE_FIELDS,
     session_add_addendum,
@@ -100,7 +100,12 @@ def session_new(request: HttpRequest, uuid: Any) -> HttpResponse:
 def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpResponse:
     appointments = Appointment.objects.select_related("patient__clinic", "series")
     appointment = visible_or_404(appointments, request, uuid, roles=CLINICAL_ROLES)
-    existing = TreatmentSession.objects.filter(appointment=appointment).first()
+    # A session entered in error has let go of its appointment; never count one anyway.
+    existing = (
+        TreatmentSession.objects.filter(appointment=appointment)
+        .exclude(status=SessionStatus.ENTERED_IN_ERROR)
+        .first()
+    )
     if existing is not None:
         token = posted_token(request.POST) if request.method == "POST" else None
         made = form_token_record(token=token, model=TreatmentSession, clinic=appointment.clinic)
@@ -289,13 +294,25 @@ def session_entered_in_error(request: HttpRequest, uuid: Any) -> HttpResponse:
         except ClinicError as error:
             form.add_error("reason", error.message)
         else:
-            stopped = len(done.follow_up.stopped)
+            stopped, calls = len(done.follow_up.stopped), done.follow_up.calls_cancelled
             messages.success(
                 request,
                 f"Session marked entered in error: {stopped} unsent message"
-                f"{'s' if stopped != 1 else ''} stopped, its check-ins cancelled and its "
+                f"{'s' if stopped != 1 else ''} stopped, {calls} front-desk call"
+                f"{'s' if calls != 1 else ''} cancelled, its check-ins cancelled and its "
                 "personal links ended.",
             )
+            if done.follow_up.notices_withdrawn:
+                messages.info(
+                    request,
+                    f"{done.follow_up.notices_withdrawn} recall notice(s) withdrawn: the patient "
+                    "has no other session with the recalled lot.",
+                )
+            if done.appointment_freed is not None:
+                messages.info(
+                    request,
+                    "Its appointment is open again (arrived): log the correct session from it.",
+                )
             unit = session.lot.product.unit
             if done.units_not_returned:
                 messages.warning(

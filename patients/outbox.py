@@ -7,6 +7,7 @@ Life of a message (the database is the schedule):
        |                  |   \\--permanent error or attempts used up--> failed + call task
        +--lease expired---+
     pending, more than CATCH_UP_LIMIT overdue --> missed + call task (patient messages)
+                                               \\--a guard withdraws--> cancelled, no call
 
 `outbox_claim_due` gives a batch of due rows one claim token and a lease and commits; the
 delivery task renews the lease when it starts (`outbox_lease_renew`), so time spent waiting in
@@ -306,7 +307,8 @@ def outbox_lease_renew(*, claim_token: uuid.UUID | str, lease: timedelta = LEASE
 
 def outbox_mark_missed(*, now: datetime | None = None) -> int:
     """Catch-up policy: patient messages more than 48 h overdue are not sent any more;
-    each becomes a call task for the front desk instead."""
+    each becomes a call task for the front desk instead. The guards are asked first: a message
+    no longer wanted (its session entered in error) is cancelled, with no call task."""
     now = now or timezone.now()
     stale = list(
         OutboxMessage.objects.filter(
@@ -319,6 +321,13 @@ def outbox_mark_missed(*, now: datetime | None = None) -> int:
     )
     missed = 0
     for message in stale:
+        try:
+            _check_guards(message)
+        except DeliveryWithdrawn as exc:
+            OutboxMessage.objects.filter(pk=message.pk, state=MessageState.PENDING).update(
+                state=MessageState.CANCELLED, last_error=str(exc)[:1000]
+            )
+            continue
         with transaction.atomic():
             changed = OutboxMessage.objects.filter(
                 pk=message.pk, state=MessageState.PENDING

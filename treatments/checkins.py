@@ -21,7 +21,7 @@ from patients.links import link_issue, link_token, link_url
 from patients.messages import render_with_link
 from patients.models import CallReason, Channel, LinkPurpose, MessageKind, OutboxMessage
 
-from .models import CheckIn, CheckInState, TreatmentSession
+from .models import CheckIn, CheckInState, SessionStatus, TreatmentSession
 
 REMIND_AFTER = timedelta(hours=24)
 CALL_AFTER_REMINDER = timedelta(hours=24)
@@ -151,9 +151,24 @@ def checkins_cancel_for_session(*, session: TreatmentSession) -> int:
     )
 
 
+def _claim(checkin: CheckIn, *, from_state: str, **changes) -> bool:
+    """Move a check-in on from `from_state` if it is still there and its session is not entered in
+    error: one conditional UPDATE, before anything is queued or opened for it. A marking that
+    committed after the sweep read its rows makes it change nothing; on PostgreSQL a marking
+    still in progress holds the row (its cancel UPDATE), so this waits and then finds the row
+    cancelled; a marking that comes after it cancels what this queued."""
+    return bool(
+        CheckIn.objects.filter(pk=checkin.pk, state=from_state)
+        .exclude(session__status=SessionStatus.ENTERED_IN_ERROR)
+        .update(**changes)
+    )
+
+
 def checkins_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Turn due scheduled check-ins into outbox messages (due now). Safe to run twice:
-    the message key is the check-in's, and the row moves on only if it was still due."""
+    """Turn due scheduled check-ins into outbox messages (due now). Safe to run twice: each
+    check-in is claimed (scheduled -> queued) before its message is queued, and the message
+    key is the check-in's. A check-in claimed by someone else, or whose session was entered
+    in error meanwhile, is skipped: no message and no call task."""
     now = now or timezone.now()
     due = list(
         CheckIn.objects.filter(state=CheckInState.SCHEDULED, due_at__lte=now)
@@ -163,31 +178,43 @@ def checkins_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> i
     queued = 0
     for checkin in due:
         with transaction.atomic():
-            patient = checkin.session.patient
+            if not _claim(checkin, from_state=CheckInState.SCHEDULED, state=CheckInState.QUEUED):
+                continue
             message = outbox.message_to_patient(
-                patient=patient,
+                patient=checkin.session.patient,
                 kind=MessageKind.CHECKIN,
                 due_at=now,
                 idempotency_key=f"checkin:{checkin.pk}",
                 context={"checkin": checkin.pk},
                 call_reason_if_unreachable=CallReason.UNANSWERED_CHECKIN,
             )
-            new_state = CheckInState.QUEUED if message else CheckInState.MISSED
-            queued += CheckIn.objects.filter(pk=checkin.pk, state=CheckInState.SCHEDULED).update(
-                state=new_state, message=message
-            )
+            if message is None:
+                # Nobody to send it to: the front desk has the call task instead.
+                CheckIn.objects.filter(pk=checkin.pk).update(state=CheckInState.MISSED)
+            else:
+                CheckIn.objects.filter(pk=checkin.pk).update(message=message)
+            queued += 1
     return queued
 
 
 def checkins_follow_up(*, now: datetime | None = None) -> tuple[int, int]:
     """One reminder 24 h after an unanswered check-in; 24 h after that, a call task.
-    Returns (reminders queued, calls opened)."""
+    Each check-in is claimed (conditional UPDATE, never for a session entered in error)
+    before its reminder is queued or its call task opened. Returns (reminders queued, calls
+    opened)."""
     now = now or timezone.now()
     reminders = calls = 0
     for checkin in CheckIn.objects.filter(
         state=CheckInState.SENT, sent_at__lte=now - REMIND_AFTER
     ).select_related("session__patient")[:500]:
         with transaction.atomic():
+            if not _claim(
+                checkin,
+                from_state=CheckInState.SENT,
+                state=CheckInState.REMINDED,
+                reminded_at=now,
+            ):
+                continue
             message = outbox.message_to_patient(
                 patient=checkin.session.patient,
                 kind=MessageKind.CHECKIN_REMINDER,
@@ -196,16 +223,13 @@ def checkins_follow_up(*, now: datetime | None = None) -> tuple[int, int]:
                 context={"checkin": checkin.pk},
                 call_reason_if_unreachable=None,
             )
-            reminders += CheckIn.objects.filter(pk=checkin.pk, state=CheckInState.SENT).update(
-                state=CheckInState.REMINDED, reminded_at=now, reminder=message
-            )
+            CheckIn.objects.filter(pk=checkin.pk).update(reminder=message)
+            reminders += 1
     for checkin in CheckIn.objects.filter(
         state=CheckInState.REMINDED, reminded_at__lte=now - CALL_AFTER_REMINDER
     ).select_related("session__patient")[:500]:
         with transaction.atomic():
-            if CheckIn.objects.filter(pk=checkin.pk, state=CheckInState.REMINDED).update(
-                state=CheckInState.MISSED
-            ):
+            if _claim(checkin, from_state=CheckInState.REMINDED, state=CheckInState.MISSED):
                 outbox.call_task_open(
                     patient=checkin.session.patient,
                     reason=CallReason.UNANSWERED_CHECKIN,

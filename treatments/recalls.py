@@ -30,7 +30,8 @@ from patients.models import (
     PersonalLink,
 )
 
-from .models import Recall, RecallNotice, TreatmentSession
+from .entered_in_error import notice_withdrawn
+from .models import Recall, RecallNotice, SessionStatus, TreatmentSession
 
 # The message states in which the notice did not reach the patient and never will.
 NOT_REACHED = (MessageState.FAILED, MessageState.MISSED, MessageState.SUPPRESSED)
@@ -52,7 +53,8 @@ def recall_message_all(*, recall: Recall, user) -> MessageAllResult:
     message per patient per recall (the message's idempotency key and the notice's one-to-one
     message make a second click, or two at once, send nothing more). A patient who cannot be
     messaged (no consent, no usable channel), or whose message failed, was missed or was
-    suppressed, gets one front-desk call task instead."""
+    suppressed, gets one front-desk call task instead. A notice withdrawn because each of its
+    sessions was entered in error is skipped: nothing is queued and nobody is asked to call."""
     # Lock the recall: two "message all" at once run one after the other.
     recall = Recall.objects.select_for_update(of=("self",)).get(pk=recall.pk)
     now = timezone.now()
@@ -60,9 +62,12 @@ def recall_message_all(*, recall: Recall, user) -> MessageAllResult:
     notices = (
         RecallNotice.objects.filter(recall=recall)
         .select_related("patient", "message", "call_task")
+        .prefetch_related(_live_sessions())
         .order_by("pk")
     )
     for notice in notices:
+        if notice_withdrawn(notice):
+            continue
         if notice.message_id is None and notice.call_task_id is None:
             message = outbox.message_to_patient(
                 patient=notice.patient,
@@ -110,20 +115,24 @@ def recall_notice_acknowledge(*, notice: RecallNotice) -> RecallNotice:
 # --- reads ---------------------------------------------------------------------------------
 
 
+def _live_sessions() -> Prefetch:
+    """A notice's sessions that were not entered in error, oldest first."""
+    return Prefetch(
+        "sessions",
+        queryset=TreatmentSession.objects.exclude(status=SessionStatus.ENTERED_IN_ERROR)
+        .only("pk", "uuid", "performed_at", "status")
+        .order_by("performed_at"),
+    )
+
+
 def recall_notices(recall: Recall) -> QuerySet[RecallNotice]:
     """A recall's notices with everything the page and the CSV show, in a fixed number of
-    queries: patient, message, call task, and the sessions (date, lot) in which they got it."""
+    queries: patient, message, call task, and the live sessions (date, lot) in which they got
+    it. A withdrawn notice (no live session left) is listed with no sessions."""
     return (
         RecallNotice.objects.filter(recall=recall)
         .select_related("patient", "message", "call_task")
-        .prefetch_related(
-            Prefetch(
-                "sessions",
-                queryset=TreatmentSession.objects.only("pk", "uuid", "performed_at").order_by(
-                    "performed_at"
-                ),
-            )
-        )
+        .prefetch_related(_live_sessions())
         .order_by("patient__last_name", "patient__first_name", "pk")
     )
 
@@ -146,6 +155,8 @@ def reach_status(notice: RecallNotice) -> tuple[str, str]:
     if notice.acknowledged_at:
         return "acknowledged", "Acknowledged"
     message = notice.message
+    if (message is None or message.state != MessageState.SENT) and notice_withdrawn(notice):
+        return "withdrawn", "Withdrawn: session entered in error"
     if message is None:
         if notice.call_task_id:
             return "call", "No way to message: call"
@@ -195,9 +206,9 @@ class RecallRenderer:
             RecallNotice.objects.filter(pk=notice.pk).update(link=link)
         dates = ", ".join(
             format_date(performed_at, language=patient.language, clinic=clinic)
-            for performed_at in notice.sessions.order_by("performed_at").values_list(
-                "performed_at", flat=True
-            )
+            for performed_at in notice.sessions.exclude(status=SessionStatus.ENTERED_IN_ERROR)
+            .order_by("performed_at")
+            .values_list("performed_at", flat=True)
         )
         context = {
             "first_name": patient.first_name,

@@ -18,8 +18,11 @@ from clinic.core.exceptions import Conflict, RuleViolation
 from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import Membership, Role
 
+from .booking import series_maintenance_sync
 from .entered_in_error import FollowUpStopped, session_follow_up_stop
 from .models import (
+    Appointment,
+    AppointmentStatus,
     LotStatus,
     Product,
     ProductLot,
@@ -433,6 +436,22 @@ def session_add_addendum(
     return addendum
 
 
+def _appointment_release(session: TreatmentSession) -> Appointment:
+    """The session entered in error lets go of its appointment (a one-to-one link: kept, the
+    correct session could never be logged against it). The history row written by the
+    marking still names the appointment. Back to arrived only if it is still completed."""
+    appointment_id = session.appointment_id
+    TreatmentSession.objects.filter(pk=session.pk).update(appointment=None)
+    session.appointment = None
+    reopened = Appointment.objects.filter(
+        pk=appointment_id, status=AppointmentStatus.COMPLETED
+    ).update(status=AppointmentStatus.ARRIVED)
+    appointment = Appointment.objects.select_related("series").get(pk=appointment_id)
+    if reopened and appointment.series is not None:
+        series_maintenance_sync(series=appointment.series)
+    return appointment
+
+
 @dataclass(frozen=True)
 class EnteredInError:
     """What marking a session entered in error did (the page and the API report it)."""
@@ -441,6 +460,8 @@ class EnteredInError:
     units_returned: int
     units_not_returned: int
     follow_up: FollowUpStopped
+    # The appointment the session let go of (back to arrived), or None.
+    appointment_freed: Appointment | None = None
 
 
 @transaction.atomic
@@ -449,8 +470,10 @@ def session_mark_entered_in_error(
 ) -> EnteredInError:
     """Mark a session logged in error and stop everything that flows from it: its unsent
     messages (aftercare, check-ins, reminders) are cancelled, its open check-ins cancelled,
-    its personal links revoked (`entered_in_error.session_follow_up_stop`), and its units go
-    back to the lot.
+    its personal links revoked, the front desk's open calls about it cancelled, and it leaves
+    the recall notices not yet sent (`entered_in_error.session_follow_up_stop`); its units go
+    back to the lot; and it lets go of its appointment, which goes back to arrived so that the
+    correct session can be logged against it (the link stays in the session's history).
 
     Stock: the units go back up to the lot's quantity received. When the received quantity
     was corrected below what the return needs, the lot takes back what fits and the rest is
@@ -473,6 +496,7 @@ def session_mark_entered_in_error(
     if not changed:
         raise RuleViolation("This session is already marked entered in error.", field="reason")
     session.refresh_from_db()
+    freed = _appointment_release(session) if session.appointment_id is not None else None
     follow_up = session_follow_up_stop(session=session)
     returned = lot_return(lot=session.lot, units=session.units_used, user=user)
     return EnteredInError(
@@ -480,4 +504,5 @@ def session_mark_entered_in_error(
         units_returned=returned,
         units_not_returned=session.units_used - returned,
         follow_up=follow_up,
+        appointment_freed=freed,
     )

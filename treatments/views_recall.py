@@ -39,9 +39,12 @@ def _recall_page(request: HttpRequest, recall: Recall) -> HttpResponse:
     notices = list(recall_notices(recall))
     _record_access(request, notices, "recall_list")
     rows = [{"notice": n, "status": reach_status(n), "call": call_state(n)} for n in notices]
-    counts = {"patients": len(rows)}
-    for code in ("reached", "acknowledged", "queued", "failed", "call", "not_sent"):
+    counts = {}
+    for code in ("reached", "acknowledged", "queued", "failed", "call", "not_sent", "withdrawn"):
         counts[code] = sum(1 for r in rows if r["status"][0] == code)
+    # A withdrawn notice stays listed (what happened to it is answerable) but its patient did
+    # not receive the lot after all: each of their sessions was entered in error.
+    counts["patients"] = len(rows) - counts["withdrawn"]
     counts["reached"] += counts["acknowledged"]  # an acknowledged notice reached them too
     can_manage = (
         visible(Clinic, request, roles=SAFETY_LEAD_ONLY)

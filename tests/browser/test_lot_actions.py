@@ -151,3 +151,28 @@ def test_the_medwatch_page_from_the_triage_page(page, clinic_a, practitioner_a):
     page.emulate_media(media="screen")
     _shot(page, "medwatch")
     _no_csp_errors(page)
+
+
+def test_the_recall_page_shows_a_notice_withdrawn_by_entered_in_error(
+    page, practitioner_a, safety_lead_a
+):
+    """GIVEN a recall whose patient Joon's only session with the lot is then entered in error
+    WHEN the safety lead opens the recall page and presses "message all" THEN Joon's row says
+    withdrawn, he is not counted or messaged, and the others are."""
+    from treatments.services import session_mark_entered_in_error
+
+    world = recalled_lot(practitioner_a, safety_lead_a, lot_number="EXO-4410")
+    (joon_session,) = world.notice("joon").sessions.all()
+    session_mark_entered_in_error(session=joon_session, user=practitioner_a, reason="Wrong patient")
+    playwright_login(page, page.base_url, safety_lead_a)
+    page.goto(page.base_url + reverse("treatments:recall", args=[world.recall.uuid]))
+    page.get_by_role("heading", name="Patients who received this lot").wait_for()
+    page.get_by_role("button", name="Message all").click()
+    page.get_by_text("1 recall notice(s) queued; 1 patient(s) given to the front desk").wait_for()
+    row = page.locator("tr.recall-withdrawn")
+    assert row.count() == 1 and "Kim, Joon" in row.inner_text()
+    assert "Withdrawn: session entered in error" in row.inner_text()
+    assert page.get_by_text("2 received this lot").is_visible()
+    path = artifact_path("recall-withdrawn.png")
+    page.screenshot(path=path, full_page=True)
+    _no_csp_errors(page)

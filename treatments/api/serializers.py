@@ -202,6 +202,17 @@ class SessionEnteredInErrorResultSerializer(serializers.Serializer):
     messages_already_sent = serializers.IntegerField(
         help_text="Messages that had already gone out (or were going out) to the patient."
     )
+    calls_cancelled = serializers.IntegerField(
+        help_text="Open front-desk call tasks about the session, cancelled."
+    )
+    recall_notices_withdrawn = serializers.IntegerField(
+        help_text="Unsent recall notices left with no live session, withdrawn."
+    )
+    appointment_freed = serializers.UUIDField(
+        allow_null=True,
+        help_text="The appointment the session let go of (back to arrived, ready for the "
+        "correct session), or null.",
+    )
 
 
 class ProductSerializer(serializers.ModelSerializer):

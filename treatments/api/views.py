@@ -152,8 +152,10 @@ class SessionViewSet(ReadViewSet):
     @action(detail=True, methods=["post"], url_path="entered-in-error", url_name="entered-in-error")
     def entered_in_error(self, request: Any, uuid: str | None = None) -> Response:
         """Mark a session entered in error: its unsent messages are stopped, its check-ins
-        cancelled, its personal links revoked and its units returned to the lot up to the
-        quantity received (what does not fit is `units_not_returned`, never an error).
+        cancelled, its personal links revoked, the front desk's open calls about it cancelled,
+        it leaves unsent recall notices, its appointment goes back to arrived (free for the
+        correct session), and its units return to the lot up to the quantity received (what
+        does not fit is `units_not_returned`, never an error).
         Marking it twice is a 400 on `reason`."""
         session = self.get_object()
         data = SessionEnteredInErrorSerializer(data=request.data)
@@ -169,6 +171,11 @@ class SessionViewSet(ReadViewSet):
                 "messages_stopped": len(done.follow_up.stopped),
                 "messages_already_sent": len(done.follow_up.already_sent)
                 + len(done.follow_up.in_flight),
+                "calls_cancelled": done.follow_up.calls_cancelled,
+                "recall_notices_withdrawn": done.follow_up.notices_withdrawn,
+                "appointment_freed": done.appointment_freed.uuid
+                if done.appointment_freed
+                else None,
             }
         )
 
