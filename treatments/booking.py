@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
@@ -303,6 +303,27 @@ def practitioners_of(clinic: Clinic):
     )
 
 
+# Advisory-lock namespace of "booking a practitioner's time" (any constant 32-bit number).
+PRACTITIONER_BOOKING_LOCK = 7301
+
+
+def _serialize_bookings_of(practitioner_id: int) -> None:
+    """Make concurrent bookings of one practitioner's time take turns (PostgreSQL).
+
+    Two transactions inserting clashing rows under an exclusion constraint can each wait on
+    the other's uncommitted row, and PostgreSQL then aborts one with "deadlock detected"
+    instead of the constraint's error. Taking this transaction-scoped lock first makes the
+    second booking wait for the first to commit and then see its rows: a clear Conflict, never
+    a deadlock. SQLite needs nothing: its IMMEDIATE transactions already write one at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [PRACTITIONER_BOOKING_LOCK, practitioner_id],
+            )
+
+
 def _refuse_overlap(exc: IntegrityError) -> Conflict:
     if OVERLAP_CONSTRAINT in str(exc):
         return Conflict(
@@ -335,6 +356,7 @@ def series_book(
     earlier = form_token_claim(token=form_token, model=TreatmentSeries, clinic=clinic)
     if earlier is not None:
         return earlier
+    _serialize_bookings_of(practitioner.pk)
     if template.clinic_id != clinic.pk or not template.active:
         raise RuleViolation(
             "Choose one of this clinic's active series templates.", field="template"
@@ -418,6 +440,7 @@ def appointment_reschedule(
     Returns the appointment and warnings (an interval under the series' minimum). The
     pending reminder moves with it; moving a series' last session moves its maintenance.
     """
+    _serialize_bookings_of(appointment.practitioner_id)
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("clinic", "practitioner", "series__template")
