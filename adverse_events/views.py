@@ -152,7 +152,7 @@ def clinic_numbers(clinic: Any) -> dict[str, str]:
         "clinic_phone": clinic.phone,
         "clinic_tel": clinic.phone_tel,
         "emergency_number": clinic.emergency_number,
-        "emergency_tel": clinic.emergency_tel if clinic.emergency_number else "",
+        "emergency_tel": clinic.emergency_tel,  # "" when the clinic has none
     }
 
 

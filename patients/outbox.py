@@ -93,17 +93,21 @@ class Renderer(Protocol):
     def on_failed(self, message: OutboxMessage) -> None: ...
 
 
-class FixedTextRenderer:
-    """Messages whose subject and body were written when they were queued."""
-
-    def render(self, message: OutboxMessage) -> Rendered:
-        return Rendered(message.subject, message.body, message.body)
+class QuietRenderer:
+    """A renderer base for messages whose outcome nobody above the outbox needs to hear."""
 
     def on_sent(self, message: OutboxMessage) -> None:
         pass
 
     def on_failed(self, message: OutboxMessage) -> None:
         pass
+
+
+class FixedTextRenderer(QuietRenderer):
+    """Messages whose subject and body were written when they were queued."""
+
+    def render(self, message: OutboxMessage) -> Rendered:
+        return Rendered(message.subject, message.body, message.body)
 
 
 _renderers: dict[str, Renderer] = {}

@@ -40,7 +40,7 @@ def session_link_url(session: TreatmentSession) -> str | None:
     return link_url(token) if token else None
 
 
-class AftercareRenderer:
+class AftercareRenderer(outbox.QuietRenderer):
     """Renders the aftercare message at delivery, in the patient's language, with the
     session's report link. Only the first name and the clinic go in."""
 
@@ -63,12 +63,6 @@ class AftercareRenderer:
             url=url,
             sms=message.channel == Channel.SMS,
         )
-
-    def on_sent(self, message: OutboxMessage) -> None:
-        pass
-
-    def on_failed(self, message: OutboxMessage) -> None:
-        pass
 
 
 def register_renderers() -> None:

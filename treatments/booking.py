@@ -687,7 +687,7 @@ def series_maintenance_sync(*, series: TreatmentSeries) -> OutboxMessage | None:
     )
 
 
-class AppointmentReminderRenderer:
+class AppointmentReminderRenderer(outbox.QuietRenderer):
     """Writes the appointment reminder when it is sent, in the patient's language, with the
     appointment's time as it is then (in the clinic's zone)."""
 
@@ -710,14 +710,8 @@ class AppointmentReminderRenderer:
         )
         return outbox.Rendered(subject, body, body)
 
-    def on_sent(self, message: OutboxMessage) -> None:
-        pass
 
-    def on_failed(self, message: OutboxMessage) -> None:
-        pass
-
-
-class MaintenanceRenderer:
+class MaintenanceRenderer(outbox.QuietRenderer):
     """Writes the maintenance reminder when it is sent, in the patient's language."""
 
     def render(self, message: OutboxMessage) -> outbox.Rendered:
@@ -737,12 +731,6 @@ class MaintenanceRenderer:
             sms=message.channel == Channel.SMS,
         )
         return outbox.Rendered(subject, body, body)
-
-    def on_sent(self, message: OutboxMessage) -> None:
-        pass
-
-    def on_failed(self, message: OutboxMessage) -> None:
-        pass
 
 
 def register_renderers() -> None:
