@@ -24,7 +24,7 @@ from patients.models import Patient
 from treatments import booking
 from treatments.forms_booking import BookingForm, SessionTimesForm
 from treatments.models import SeriesTemplate, TreatmentSeries
-from treatments.views_booking import _appointment, _local_value
+from treatments.views_booking import appointment_or_404, local_input_value
 
 # --- booking a series -------------------------------------------------------------------------
 
@@ -80,7 +80,10 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
                         first_start=first,
                     )
                     times_form = SessionTimesForm(
-                        {f"start_{s.sequence}": _local_value(clinic, s.starts_at) for s in slots},
+                        {
+                            f"start_{s.sequence}": local_input_value(clinic, s.starts_at)
+                            for s in slots
+                        },
                         clinic=clinic,
                         sessions=template.sessions_planned,
                     )
@@ -130,7 +133,9 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
                     {
                         "field": times_form[f"start_{n}"],
                         "slot": slot,
-                        "nearest_value": f"{n}|{_local_value(clinic, nearest)}" if nearest else "",
+                        "nearest_value": (
+                            f"{n}|{local_input_value(clinic, nearest)}" if nearest else ""
+                        ),
                         "nearest": nearest,
                     }
                 )
@@ -180,7 +185,7 @@ ACTIONS = {
 @require_POST
 @staff_required
 def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
-    appointment = _appointment(request, uuid)
+    appointment = appointment_or_404(request, uuid)
     action = ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         messages.error(request, "Choose arrived, no-show or cancel.")

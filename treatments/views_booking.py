@@ -34,7 +34,7 @@ from .forms_booking import (
 from .models import Appointment, SeriesTemplate, TreatmentSeries
 
 
-def _local_value(clinic: Clinic, moment: datetime) -> str:
+def local_input_value(clinic: Clinic, moment: datetime) -> str:
     return clinic.local(moment).strftime(LOCAL_INPUT)
 
 
@@ -216,7 +216,7 @@ def _appointments() -> QuerySet[Appointment]:
     )
 
 
-def _appointment(request: HttpRequest, uuid: Any) -> Appointment:
+def appointment_or_404(request: HttpRequest, uuid: Any) -> Appointment:
     return visible_or_404(_appointments(), request, uuid)
 
 
@@ -246,7 +246,7 @@ def _appointment_page(
                 "hold_form": hold_form or ClearHoldForm(),
                 "can_clear": can_clear,
                 "nearest": nearest,
-                "nearest_value": _local_value(clinic, nearest) if nearest else "",
+                "nearest_value": local_input_value(clinic, nearest) if nearest else "",
             },
             status=status,
         )
@@ -254,13 +254,13 @@ def _appointment_page(
 
 @staff_required
 def appointment_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
-    return _appointment_page(request, _appointment(request, uuid))
+    return _appointment_page(request, appointment_or_404(request, uuid))
 
 
 @require_POST
 @staff_required
 def appointment_reschedule(request: HttpRequest, uuid: Any) -> HttpResponse:
-    appointment = _appointment(request, uuid)
+    appointment = appointment_or_404(request, uuid)
     clinic = appointment.clinic
     with clinic.activate():
         posted = request.POST.copy()
