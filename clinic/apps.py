@@ -19,3 +19,4 @@ class ClinicConfig(AppConfig):
         links.provide("session", "clinical:session")
         links.provide("triage-report", "triage:report")
         links.provide("safety-lot", "safety:lot")
+        links.provide("api-tokens", "api-tokens")

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "clinic.core.middleware.StaffLanguageMiddleware",
     "clinic.core.middleware.StaffSessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -183,6 +184,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "core:login"
+# A refused form renders in the site's layout with a way back (clinic/core/views.py).
+CSRF_FAILURE_VIEW = "clinic.core.views.csrf_failure"
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic tracker")
 
 # Staff sessions: idle 15 minutes, absolute 12 hours (StaffSessionTimeoutMiddleware).

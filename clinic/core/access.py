@@ -44,6 +44,16 @@ def has_membership(user: Any, roles: Roles = None) -> bool:
     return Membership.clinic_ids_for(user, roles).exists()
 
 
+def held_memberships(user: Any) -> QuerySet[Membership]:
+    """The user's own active memberships (their clinics and roles), for their profile page."""
+    return (
+        Membership.objects.active()
+        .filter(user=user)
+        .select_related("clinic")
+        .order_by("clinic__name", "role")
+    )
+
+
 def held_roles(request: HttpRequest) -> frozenset[str]:
     """The roles the user holds at any clinic (active memberships), read once per request.
 

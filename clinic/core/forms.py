@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from .models import Language, User
 from .otp import confirmed_totp_device
 
 # One message for a wrong password, a wrong code and a missing code: a different message for
@@ -169,3 +170,32 @@ class EnrollmentForm(AccessibleErrorsMixin, forms.Form):
                 code="invalid_token",
             )
         return token
+
+
+class ProfileForm(AccessibleErrorsMixin, forms.ModelForm):
+    """What a staff member may change about themselves: the name others see, their language."""
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "language"]
+        labels = {
+            "first_name": _("Given name"),
+            "last_name": _("Family name"),
+            "language": _("Language of the staff pages"),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("As my browser asks"))] + [
+            (code, label) for code, label in Language.choices
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in ("first_name", "last_name"):
+            cleaned[name] = (cleaned.get(name) or "").strip()
+        if not cleaned.get("first_name") and not cleaned.get("last_name"):
+            self.add_error(
+                "first_name", _("Enter your name, so that colleagues and records show who you are.")
+            )
+        return cleaned

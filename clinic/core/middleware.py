@@ -12,6 +12,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, resolve_url
+from django.utils import translation
 
 SESSION_LOGIN_AT = "staff_login_at"
 SESSION_SEEN_AT = "staff_seen_at"
@@ -94,4 +95,22 @@ class StaffSessionTimeoutMiddleware:
                 return redirect(f"{resolve_url(settings.LOGIN_URL)}?expired=1")
             if not is_background_poll(request):
                 session[SESSION_SEEN_AT] = now
+        return self.get_response(request)
+
+
+class StaffLanguageMiddleware:
+    """A staff member's language from their profile, over the browser's (LocaleMiddleware).
+
+    Sits after the authentication middleware. Patient pages choose their own language from the
+    patient's record inside the view, so a staff member's choice never leaks into them.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = getattr(request.user, "language", "") if request.user.is_authenticated else ""
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)

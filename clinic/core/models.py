@@ -113,12 +113,24 @@ class User(AbstractUser):
     """A staff member. Patients never have accounts."""
 
     uuid = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
+    # The staff member's own choice on their profile page; empty follows the browser.
+    language = models.CharField(
+        "language of the staff pages", max_length=5, choices=Language.choices, blank=True
+    )
 
     objects = UserManager()
 
     class Meta:
         verbose_name = "staff user"
         verbose_name_plural = "staff users"
+
+    @property
+    def display_name(self) -> str:
+        """How people see this staff member everywhere: the full name, else the username."""
+        return self.get_full_name() or self.get_username()
+
+    def __str__(self) -> str:
+        return self.display_name
 
     def roles_at(self, clinic: Clinic) -> set[str]:
         return set(

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection, transaction
@@ -14,14 +15,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .access import is_verified
-from .forms import EnrollmentForm, StaffLoginForm
+from .access import held_memberships, is_verified, staff_denial
+from .forms import EnrollmentForm, ProfileForm, StaffLoginForm
 from .otp import ENROLLMENT_DEVICE_NAME, has_confirmed_device, qr_svg
 
 
@@ -112,3 +115,39 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+class StaffLogoutView(auth_views.LogoutView):
+    """Log out (POST only), and say so on the login page it lands on."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        # The session is gone; the message travels in the messages cookie.
+        messages.success(request, _("You are signed out."))
+        return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """The staff member's own page: the name colleagues see, their language, their clinics.
+
+    Open to every verified staff account, with or without a role at a clinic.
+    """
+    if not is_verified(request.user):
+        return staff_denial(request)
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your profile is saved."))
+        return HttpResponseRedirect(reverse("core:profile"))
+    return render(
+        request,
+        "core/profile.html",
+        {"form": form, "memberships": held_memberships(request.user)},
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A refused form (stale page, cookies off) in the site's layout, with a way back."""
+    return render(request, "403_csrf.html", status=403)

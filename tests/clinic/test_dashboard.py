@@ -115,8 +115,8 @@ class TestPanelsByRole:
         assert f'href="{products}"' not in front_desk_client.get(URL).content.decode()
         assert front_desk_client.get(products).status_code == 403
         assert f'href="{products}"' in practitioner_client.get(URL).content.decode()
-        # The user's name leads to their API tokens.
-        assert f'href="{reverse("api-tokens")}"' in front_desk_client.get(URL).content.decode()
+        # The user's name leads to their profile (which links their API tokens).
+        assert f'href="{reverse("core:profile")}"' in front_desk_client.get(URL).content.decode()
 
     def test_another_clinics_alarm_is_not_on_my_dashboard(self, practitioner_client, clinic_b):
         alarm = AlarmFactory(clinic=clinic_b)
