@@ -25,12 +25,13 @@ import hmac
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -353,6 +354,54 @@ def _encrypt(work: Path, names: list[str], out: Path) -> None:
             returncode = process.wait()
     if returncode != 0:
         raise BackupError(f"openssl enc failed (exit {returncode}): {stderr.strip()}")
+
+
+# --- retention ----------------------------------------------------------------------------------
+BACKUP_NAME = re.compile(r"^backup-(\d{8}T\d{6}Z)\.tar\.enc$")
+
+
+def backups_to_prune(names: Iterable[str], *, daily: int, weekly: int, monthly: int) -> list[str]:
+    """The backup files outside the retention policy: the newest backup of each of the last
+    `daily` days, `weekly` ISO weeks and `monthly` months is kept (a file may count for all
+    three). Names that are not `backup-<timestamp>.tar.enc` are never returned."""
+    stamped = sorted(
+        (
+            (datetime.strptime(match[1], "%Y%m%dT%H%M%SZ"), name)
+            for name in names
+            if (match := BACKUP_NAME.match(name))
+        ),
+        reverse=True,
+    )
+    keep: set[str] = set()
+    periods: list[tuple[int, Callable[[datetime], object]]] = [
+        (daily, lambda t: t.date()),
+        (weekly, lambda t: t.isocalendar()[:2]),
+        (monthly, lambda t: (t.year, t.month)),
+    ]
+    for count, period in periods:
+        seen: list[object] = []
+        for stamp, name in stamped:
+            if period(stamp) in seen:
+                continue
+            if len(seen) == count:
+                break
+            seen.append(period(stamp))
+            keep.add(name)
+    return [name for _, name in stamped if name not in keep]
+
+
+def backup_prune(*, folder: Path, daily: int, weekly: int, monthly: int) -> list[Path]:
+    """Delete the backups in `folder` that the retention policy no longer keeps."""
+    if daily < 1:
+        raise BackupError("--keep-daily must be at least 1 (the backup just made).")
+    names = [p.name for p in folder.iterdir() if p.is_file()]
+    doomed = [
+        folder / name
+        for name in backups_to_prune(names, daily=daily, weekly=weekly, monthly=monthly)
+    ]
+    for path in doomed:
+        path.unlink()
+    return doomed
 
 
 # --- restore ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from psycopg import sql
 
+from clinic.management.backups import backups_to_prune
 from patients.links import link_issue
 from patients.models import LinkPurpose, Patient
 from tests.factories import PatientFactory, SubmissionPhotoFactory
@@ -84,6 +86,34 @@ def test_the_scripts_have_a_help_that_needs_no_environment():
         )
         assert result.returncode == 0, result.stderr
         assert phrase in result.stdout
+
+
+def nightly(days: int, *, until: datetime) -> list[str]:
+    return [f"backup-{until - timedelta(days=n):%Y%m%dT%H%M%SZ}.tar.enc" for n in range(days)]
+
+
+def test_retention_keeps_7_daily_4_weekly_and_12_monthly_backups():
+    names = nightly(400, until=datetime(2026, 12, 7, 3, 0, 1, tzinfo=UTC))
+    doomed = backups_to_prune(names, daily=7, weekly=4, monthly=12)
+    kept = sorted(set(names) - set(doomed), reverse=True)
+    assert kept[:7] == names[:7]  # the last week, night by night, the newest first
+    # the newest of each of the last four ISO weeks (Monday 7 December 2026 and Sunday the
+    # 6th are dailies already) ...
+    assert "backup-20261129T030001Z.tar.enc" in kept
+    assert "backup-20261122T030001Z.tar.enc" in kept
+    assert "backup-20261115T030001Z.tar.enc" not in kept
+    # ... and the newest of each of the last 12 months
+    assert "backup-20261130T030001Z.tar.enc" in kept
+    assert "backup-20260131T030001Z.tar.enc" in kept
+    assert "backup-20251231T030001Z.tar.enc" not in kept
+    assert len(kept) == 7 + 2 + 11  # a file kept for a day, a week and a month counts once
+
+
+def test_retention_never_touches_other_files_and_keeps_a_fresh_folder_whole():
+    names = [*nightly(3, until=datetime(2026, 12, 7, tzinfo=UTC)), "notes.txt"]
+    names += [".backup-20200101T000000Z.tar.enc.partial", "backup-latest.tar.enc"]
+    assert backups_to_prune(names, daily=7, weekly=4, monthly=12) == []
+    assert backups_to_prune(names, daily=1, weekly=0, monthly=0) == names[1:3]
 
 
 # --- PostgreSQL: the round trip -----------------------------------------------------------------
@@ -231,9 +261,20 @@ def test_restore_refuses_live_data_a_wrong_key_and_a_damaged_file(tmp_path, new_
     live_name = connection.settings_dict["NAME"]
     key = new_key()
     source = Site(tmp_path / "source", live_name, key)
-    made = source.run("backup", str(tmp_path / "backups"))
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    old = nightly(5, until=datetime(2020, 1, 5, 3, tzinfo=UTC))
+    for name in [*old, "notes.txt"]:
+        (folder / name).write_bytes(b"old")
+    made = source.run(
+        "backup", str(folder), "--prune", "--keep-daily=3", "--keep-weekly=0", "--keep-monthly=0"
+    )
     assert made.returncode == 0, made.stdout + made.stderr
-    (backup,) = (tmp_path / "backups").iterdir()
+    assert made.stdout.count("pruned backup-2020") == 3
+    left = sorted(p.name for p in folder.iterdir())
+    backup = folder / left[-2]  # names sort by time; notes.txt sorts last
+    assert left == [old[1], old[0], backup.name, "notes.txt"]
+    assert backup.name.startswith(f"backup-{datetime.now(UTC):%Y%m%d}")
     with pg_connect(live_name) as live:
         before = counts(live)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from clinic.management.backups import BackupError, backup_create
+from clinic.management.backups import BackupError, backup_create, backup_prune
 
 
 class Command(BaseCommand):
@@ -31,13 +31,36 @@ class Command(BaseCommand):
             nargs="?",
             help="Where to write the backup (created with mode 0700). Default: $BACKUP_DIR.",
         )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="After a successful backup, delete the folder's older backups that the "
+            "retention policy below does not keep (other files are never touched).",
+        )
+        parser.add_argument(
+            "--keep-daily", type=int, default=7, help="Newest backup of each of N days (7)."
+        )
+        parser.add_argument(
+            "--keep-weekly", type=int, default=4, help="...of each of N ISO weeks (4)."
+        )
+        parser.add_argument(
+            "--keep-monthly", type=int, default=12, help="...of each of N months (12)."
+        )
 
-    def handle(self, *args: Any, folder: str | None, **options: Any) -> None:
+    def handle(self, *args: Any, folder: str | None, prune: bool, **options: Any) -> None:
         folder = folder or os.environ.get("BACKUP_DIR")
         if not folder:
             raise CommandError("name a folder (scripts/backup /srv/backups) or set BACKUP_DIR.")
+        keep = {
+            "daily": options["keep_daily"],
+            "weekly": options["keep_weekly"],
+            "monthly": options["keep_monthly"],
+        }
+        if keep["daily"] < 1 or keep["weekly"] < 0 or keep["monthly"] < 0:
+            raise CommandError("--keep-daily must be at least 1, the others at least 0.")
         try:
             result = backup_create(folder=Path(folder), log=self._step)
+            removed = backup_prune(folder=Path(folder), **keep) if prune else []
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
         manifest = result.manifest
@@ -46,7 +69,9 @@ class Command(BaseCommand):
             f"{len(manifest['tables'])} tables, {rows} rows, "
             f"{manifest['media']['files']} media files"
         )
-        self.stdout.write(f"sha256 {result.sha256}")
+        self.stdout.write(f"sha256 {result.sha256}  {result.path.name}")
+        for path in removed:
+            self.stdout.write(f"pruned {path.name}")
         self.stdout.write(
             self.style.SUCCESS(f"wrote {result.path} ({result.size / 1_048_576:.1f} MiB)")
         )
