@@ -433,13 +433,16 @@ def restore_preflight() -> None:
             raise BackupError(f"{tool} is not installed (apt-get install postgresql-client).")
     connection = connect()
     try:
-        tables = public_tables(connection)
+        # Any table or view at all, not only the app's: someone else's data is live data too.
+        tables = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()[0]
         name = settings.DATABASES["default"]["NAME"]
     finally:
         connection.close()
     if tables:
         raise BackupError(
-            f"database {name!r} is not empty ({len(tables)} tables in its public schema); "
+            f"database {name!r} is not empty ({tables} tables in its public schema); "
             "restore only into a new, empty database (createdb <name>), never over live data."
         )
     if root.exists() and any(root.iterdir()):

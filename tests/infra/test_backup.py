@@ -24,6 +24,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from psycopg import sql
 
+from adverse_events.models import ReactionTerm
+from adverse_events.vocabulary import load_terms
 from clinic.management.backups import backups_to_prune
 from patients.links import link_issue
 from patients.models import LinkPurpose, Patient
@@ -58,11 +60,9 @@ def test_backup_refuses_a_short_key(tmp_path, monkeypatch):
         call_command("backup", str(tmp_path), stdout=StringIO())
 
 
-def test_backup_of_the_sqlite_demo_says_to_copy_var(tmp_path, monkeypatch, settings):
+def test_backup_of_the_sqlite_demo_says_to_copy_var(tmp_path, monkeypatch):
     monkeypatch.setenv("BACKUP_KEY", new_key())
-    settings.DATABASES = {
-        "default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.sqlite3"}
-    }
+    monkeypatch.setitem(settings.DATABASES["default"], "ENGINE", "django.db.backends.sqlite3")
     with pytest.raises(CommandError, match="backup is for PostgreSQL.*copy var/"):
         call_command("backup", str(tmp_path), stdout=StringIO())
     assert list(tmp_path.iterdir()) == []
@@ -135,7 +135,8 @@ def new_database() -> Iterator[str]:
     require_postgres()
     name = f"clinic_restore_{uuid.uuid4().hex[:12]}"
     with pg_connect("postgres") as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        # template0 takes no connections, so a busy template1 cannot make this fail.
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
     try:
         yield name
     finally:
@@ -204,6 +205,8 @@ def test_a_backup_restores_into_a_new_database_with_every_row_photo_and_link(
     THEN every table has its rows, the key tables are identical, the photo is back byte for
     byte, and the patient's link resolves to the patient in the restored database."""
     require_postgres()
+    if not ReactionTerm.objects.exists():  # transactional tests flush the vocabulary
+        load_terms(ReactionTerm)
     call_command("seed_demo", "--force", "--scale", "0.1", stdout=StringIO())
     patient = Patient.objects.order_by("pk").first()
     link, token = link_issue(patient=patient, purpose=LinkPurpose.SESSION_REPORT)
