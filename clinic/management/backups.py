@@ -220,6 +220,22 @@ def app_version() -> dict[str, str | None]:
     return {"version": version, "git_commit": commit}
 
 
+def describe(connection: psycopg.Connection, *, created: datetime) -> dict[str, Any]:
+    """The manifest's account of the database, as `connection` sees it."""
+    return {
+        "format": FORMAT,
+        "created_at": created.isoformat(),
+        "app": app_version(),
+        "database": {
+            "server_version": connection.execute("SHOW server_version").fetchone()[0],
+        },
+        "migrations": applied_migrations(connection),
+        "tables": row_counts(connection),
+        "checksums": checksums(connection),
+        "secret_key_fingerprint": secret_key_fingerprint(),
+    }
+
+
 def media_files(root: Path) -> Iterator[Path]:
     if root.is_dir():
         for path in sorted(root.rglob("*")):
@@ -292,18 +308,7 @@ def backup_create(*, folder: Path, log: Callable[[str], None] = print) -> Backup
                 env=libpq_env(),
             )
             log("counting rows and hashing the key tables")
-            manifest: dict[str, Any] = {
-                "format": FORMAT,
-                "created_at": created.isoformat(),
-                "app": app_version(),
-                "database": {
-                    "server_version": connection.execute("SHOW server_version").fetchone()[0],
-                },
-                "migrations": applied_migrations(connection),
-                "tables": row_counts(connection),
-                "checksums": checksums(connection),
-                "secret_key_fingerprint": secret_key_fingerprint(),
-            }
+            manifest = describe(connection, created=created)
         finally:
             connection.close()
 

@@ -26,7 +26,8 @@ from psycopg import sql
 
 from adverse_events.models import ReactionTerm
 from adverse_events.vocabulary import load_terms
-from clinic.management.backups import backups_to_prune
+from clinic.management import backups
+from clinic.management.backups import RestoreReport, backups_to_prune
 from patients.links import link_issue
 from patients.models import LinkPurpose, Patient
 from tests.factories import PatientFactory, SubmissionPhotoFactory
@@ -313,3 +314,39 @@ def test_restore_refuses_live_data_a_wrong_key_and_a_damaged_file(tmp_path, new_
     assert list(target.media.iterdir()) == []
     assert list(target.temp.iterdir()) == []
     assert list(source.temp.iterdir()) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_verification_fails_on_a_changed_row_and_a_missing_photo(tmp_path):
+    """GIVEN a manifest of the database and its media (what a backup records)
+    WHEN a patient's name changes and a photo's file disappears
+    THEN verification fails on exactly the patients' checksum and the photos, while the row
+    counts still pass: a checksum catches what a count cannot."""
+    require_postgres()
+    PatientFactory.create_batch(3)
+    photo = SubmissionPhotoFactory(image="photos/cd/cdef.jpg")
+    root = tmp_path / "private"
+    (root / "photos" / "cd").mkdir(parents=True)
+    (root / photo.image.name).write_bytes(b"\xff\xd8 a jpeg")
+    with backups.connect() as conn:
+        manifest = backups.describe(conn, created=datetime.now(UTC))
+    manifest["media"] = {"files": 1, "bytes": len(b"\xff\xd8 a jpeg")}
+
+    report = RestoreReport(manifest=manifest, checks=backups.verify(manifest, root))
+    assert report.ok, backups.format_report(report)
+
+    with backups.connect() as conn:  # plain SQL: the ORM's read audit would add rows
+        conn.execute(
+            "UPDATE patients_patient SET first_name = 'X' "
+            "WHERE id = (SELECT min(id) FROM patients_patient)"
+        )
+    (root / photo.image.name).unlink()
+    report = RestoreReport(manifest=manifest, checks=backups.verify(manifest, root))
+    failed = {c.name for c in report.checks if not c.ok}
+    assert failed == {"checksum patients_patient", "media files", "photos named by the database"}
+    assert not report.ok
+    text = backups.format_report(report)
+    assert "PASS  row counts" in text and "FAIL  checksum patients_patient" in text
+    assert "photos named by the database: 0 of 1 present" in text
+    assert text.endswith("restore verified: FAIL\n")
