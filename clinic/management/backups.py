@@ -118,6 +118,7 @@ def libpq_env() -> dict[str, str]:
     """The database as libpq environment variables, so no password appears in argv."""
     db = settings.DATABASES["default"]
     env = dict(os.environ)
+    env.pop("BACKUP_KEY", None)  # only openssl needs it
     for var, key in (
         ("PGHOST", "HOST"),
         ("PGPORT", "PORT"),
@@ -321,8 +322,8 @@ def backup_create(*, folder: Path, log: Callable[[str], None] = print) -> Backup
                 size += path.stat().st_size
         manifest["media"] = {"files": count, "bytes": size}
         manifest["artifacts"] = {
-            name: {"sha256": sha256_file(work / name), "bytes": (work / name).stat().st_size}
-            for name in (DUMP, MEDIA)
+            part: {"sha256": sha256_file(work / part), "bytes": (work / part).stat().st_size}
+            for part in (DUMP, MEDIA)
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
