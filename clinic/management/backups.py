@@ -146,7 +146,8 @@ def connect() -> psycopg.Connection:
         )
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise BackupError(f"cannot connect to database {db['NAME']!r}: {first}") from exc
+        hint = " (create it first: createdb)" if "does not exist" in first else ""
+        raise BackupError(f"cannot connect to database {db['NAME']!r}: {first}{hint}") from exc
     for statement in STABLE_OUTPUT:
         connection.execute(statement)
     connection.commit()
