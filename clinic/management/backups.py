@@ -467,16 +467,7 @@ def restore(*, file: Path, log: Callable[[str], None] = print) -> RestoreReport:
     root = media_root()
     with private_workdir() as work:
         log(f"decrypting {file.name}")
-        _decrypt(file, work)
-        try:
-            manifest = json.loads((work / MANIFEST).read_text())
-        except ValueError as exc:
-            raise BackupError("the manifest is unreadable: the file is damaged.") from exc
-        if manifest.get("format") != FORMAT:
-            raise BackupError(f"unknown backup format {manifest.get('format')!r}.")
-        for name, expected in manifest["artifacts"].items():
-            if sha256_file(work / name) != expected["sha256"]:
-                raise BackupError(f"{name} does not match its checksum: the file is damaged.")
+        manifest = _unpack(file, work)
 
         log("restoring the database (pg_restore)")
         _run(
@@ -500,6 +491,31 @@ def restore(*, file: Path, log: Callable[[str], None] = print) -> RestoreReport:
             tar.extractall(root, filter="data")
     log("verifying")
     return RestoreReport(manifest=manifest, checks=verify(manifest, root))
+
+
+def backup_check(*, file: Path) -> dict[str, Any]:
+    """Decrypt `file` and check each part against its manifest; touches no database or
+    storage (for off-site copies and the escrowed key). Returns the manifest."""
+    require_key()
+    if not file.is_file():
+        raise BackupError(f"{file} is not a file.")
+    with private_workdir() as work:
+        return _unpack(file, work)
+
+
+def _unpack(file: Path, work: Path) -> dict[str, Any]:
+    """Decrypt into `work` and return the manifest once every part matches its checksum."""
+    _decrypt(file, work)
+    try:
+        manifest = json.loads((work / MANIFEST).read_text())
+    except ValueError as exc:
+        raise BackupError("the manifest is unreadable: the file is damaged.") from exc
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"unknown backup format {manifest.get('format')!r}.")
+    for name, expected in manifest["artifacts"].items():
+        if sha256_file(work / name) != expected["sha256"]:
+            raise BackupError(f"{name} does not match its checksum: the file is damaged.")
+    return manifest
 
 
 def _decrypt(file: Path, work: Path) -> None:

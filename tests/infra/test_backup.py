@@ -309,6 +309,13 @@ def test_restore_refuses_live_data_a_wrong_key_and_a_damaged_file(tmp_path, new_
     assert broken.returncode == 1
     assert "damaged" in broken.stderr
 
+    # --check reads only the file: the off-site copy and the escrowed key, without a database
+    checked = target.run("restore", "--check", str(backup))
+    assert checked.returncode == 0, checked.stderr
+    assert "file checked: PASS" in checked.stdout and "0 media files" in checked.stdout
+    checked = target.run("restore", "--check", str(damaged))
+    assert checked.returncode == 1 and "damaged" in checked.stderr
+
     with pg_connect(new_database) as copy:
         assert counts(copy) == {}
     assert list(target.media.iterdir()) == []
