@@ -311,6 +311,7 @@ def backup_create(*, folder: Path, log: Callable[[str], None] = print) -> Backup
             )
             log("counting rows and hashing the key tables")
             manifest = describe(connection, created=created)
+            referenced = _referenced_files(connection)
         finally:
             connection.close()
 
@@ -321,7 +322,15 @@ def backup_create(*, folder: Path, log: Callable[[str], None] = print) -> Backup
                 tar.add(path, arcname=str(path.relative_to(root)), recursive=False)
                 count += 1
                 size += path.stat().st_size
-        manifest["media"] = {"files": count, "bytes": size}
+        # A photo the database names but storage lacks is lost already; say so every night
+        # (a wrong PRIVATE_MEDIA_ROOT shows here first) rather than at a restore.
+        missing = sum(1 for name in referenced if not (root / name).is_file())
+        if missing:
+            log(
+                f"WARNING: {missing} of {len(referenced)} photos named by the database are not "
+                f"in {root}: check DATA_DIR / PRIVATE_MEDIA_ROOT"
+            )
+        manifest["media"] = {"files": count, "bytes": size, "photos_missing": missing}
         manifest["artifacts"] = {
             part: {"sha256": sha256_file(work / part), "bytes": (work / part).stat().st_size}
             for part in (DUMP, MEDIA)
@@ -417,7 +426,7 @@ class Check:
     name: str
     ok: bool
     detail: str
-    warning: bool = False  # reported, but does not fail the restore
+    warning: bool = False  # when not ok: reported as WARN, does not fail the restore
 
 
 @dataclass
@@ -606,12 +615,16 @@ def verify(manifest: dict[str, Any], root: Path) -> list[Check]:
             f"{media['bytes']} bytes)",
         )
     )
-    absent = [name for name in referenced if not (root / name).is_file()]
+    absent = sum(1 for name in referenced if not (root / name).is_file())
+    lost_before = media.get("photos_missing", 0)
     checks.append(
         Check(
             "photos named by the database",
-            not absent,
-            f"{len(referenced) - len(absent)} of {len(referenced)} present",
+            absent == 0,
+            f"{len(referenced) - absent} of {len(referenced)} present"
+            + (f" ({lost_before} already missing when the backup was made)" if absent else ""),
+            # Missing at backup time: the restore cannot bring them back, nor is it to blame.
+            warning=absent <= lost_before,
         )
     )
     same_key = manifest.get("secret_key_fingerprint") == secret_key_fingerprint()
