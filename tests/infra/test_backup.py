@@ -158,7 +158,7 @@ class Site:
             SECRET_KEY=settings.SECRET_KEY,  # links are derived from it
             ALLOWED_HOSTS="clinic.example.org",
             EMAIL_URL="smtp+tls://clinic:secret@smtp.example.org:587",
-            CELERY_BROKER_URL="redis://127.0.0.1:6379/5",  # configured, never contacted
+            CELERY_BROKER_URL="redis://127.0.0.1:6379/0",  # must be valid; never contacted
             DATABASE_URL=pg_url(database),
             DATA_DIR=str(self.data),
             BACKUP_KEY=key,
