@@ -25,7 +25,13 @@ def test_the_test_command_fails_when_it_collects_no_tests():
 
 
 def test_the_scripts_are_executable_bash_with_strict_mode():
-    for script in ("scripts/demo", "scripts/test", ".ci/run"):
+    for script in (
+        "scripts/demo",
+        "scripts/test",
+        "scripts/backup",
+        "scripts/restore",
+        ".ci/run",
+    ):
         path = ROOT / script
         assert os.access(path, os.X_OK), f"{script} is not executable"
         text = path.read_text()
