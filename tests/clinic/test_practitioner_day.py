@@ -412,3 +412,15 @@ def test_the_walk_in_form_offers_nothing_once_the_days_session_is_logged(practit
         reverse("clinical:session_new", kwargs={"uuid": day.joon.uuid})
     ).content.decode()
     assert 'id="open-today"' not in html
+
+
+def test_the_appointment_page_offers_clinicians_the_session_form_and_the_front_desk_not(
+    practitioner_client, front_desk_client, day
+):
+    page = reverse("treatments:appointment", kwargs={"uuid": day.today.uuid})
+    link = f'href="{from_appointment(day.today)}"'
+    assert link in practitioner_client.get(page).content.decode()
+    assert link not in front_desk_client.get(page).content.decode()
+    day.today.status = AppointmentStatus.CANCELLED
+    day.today.save()
+    assert link not in practitioner_client.get(page).content.decode()
