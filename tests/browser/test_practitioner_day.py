@@ -163,6 +163,9 @@ def test_a_practitioners_day_from_arrival_to_the_series_next_step(
     third = clinic_a.local(steps[2].starts_at)
     expect(series_box).to_contain_text(third.strftime("%H:%M"))
     shot(doctor, "session-signed-next-step")
+    doctor.get_by_role("link", name="← Chart of Mina Park").click()
+    expect(doctor.locator(f"#series-next-{series.uuid}")).to_contain_text("Next: session 3 of 3 on")
+    shot(doctor, "chart-series-next-step")
 
     session = TreatmentSession.objects.get(appointment=steps[1])
     assert session.status == SessionStatus.SIGNED and session.series == series
