@@ -424,3 +424,42 @@ def test_the_appointment_page_offers_clinicians_the_session_form_and_the_front_d
     day.today.status = AppointmentStatus.CANCELLED
     day.today.save()
     assert link not in practitioner_client.get(page).content.decode()
+
+
+def test_a_held_appointment_is_offered_for_clearing_not_for_logging(practitioner_client, day):
+    day.consult.safety_hold = True
+    day.consult.save()
+    html = practitioner_client.get(
+        reverse("clinical:session_new", kwargs={"uuid": day.joon.uuid})
+    ).content.decode()
+    assert 'id="held-today"' in html and 'id="open-today"' not in html
+    practitioner_client.get(from_appointment(day.consult))
+    day.consult.refresh_from_db()
+    assert day.consult.status == AppointmentStatus.ARRIVED  # waits for the clearance
+
+
+def test_a_series_first_session_has_nothing_planned_and_offers_every_usable_lot(
+    practitioner_client, practitioner_a, clinic_a, day
+):
+    series = TreatmentSeriesFactory(clinic=clinic_a, indication="Pigmentation")
+    first = AppointmentFactory(
+        patient=series.patient,
+        practitioner=practitioner_a,
+        series=series,
+        sequence=1,
+        starts_at=seoul(MONDAY, 16),
+        ends_at=seoul(MONDAY, 17),
+    )
+    html = practitioner_client.get(from_appointment(first)).content.decode()
+    assert "Nothing planned yet (the series' first session)" in html
+    assert '<option value="" selected>Choose…</option>' in html
+    datalist = re.search(r'<datalist id="lot-options">(.*?)</datalist>', html, re.S).group(1)
+    assert re.findall(r'<option value="([^"]+)"', datalist) == ["ACME-1", "GLOW-SOON", "GLOW-LATE"]
+    assert 'id="planned-lots"' not in html
+
+
+def test_opening_another_days_appointment_leaves_it_booked(practitioner_client, day):
+    response = practitioner_client.get(from_appointment(day.steps[2]))
+    assert response.status_code == 200
+    day.steps[2].refresh_from_db()
+    assert day.steps[2].status == AppointmentStatus.BOOKED
