@@ -17,6 +17,7 @@ class ClinicConfig(AppConfig):
         links.provide("appointment-status", "treatments:appointment_status")
         links.provide("patient-chart", "clinical:chart")
         links.provide("session", "clinical:session")
+        links.provide("session-from-appointment", "clinical:session_new_from_appointment")
         links.provide("triage-report", "triage:report")
         links.provide("safety-lot", "safety:lot")
         links.provide("api-tokens", "api-tokens")

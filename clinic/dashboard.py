@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, DateField, F, Func, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from adverse_events.models import (
@@ -29,9 +42,11 @@ from clinic.core.access import visible
 from clinic.core.models import CLINICAL_ROLES, Clinic, Membership, Role
 from patients.models import CallTask
 from patients.selectors import call_tasks_open
+from treatments.booking import series_book_from
 from treatments.models import (
     LIVE_APPOINTMENT_STATUSES,
     Appointment,
+    AppointmentStatus,
     CheckIn,
     CheckInState,
     SeriesStatus,
@@ -41,6 +56,7 @@ from treatments.models import (
 )
 
 PANEL_LIMIT = 20
+DAY_LIMIT = 40  # a practitioner's appointments in one day: all of them, in practice
 RESPONSE_WINDOW_DAYS = 30
 
 # A check-in counts in the response rate once it has gone out: sent, reminded, answered or
@@ -181,6 +197,37 @@ def sessions_today(*, user: Any) -> QuerySet[TreatmentSession]:
     )
 
 
+# The practitioner's day: who is waiting first, then who is in the chair, then the rest.
+DAY_ORDER = Case(
+    When(status=AppointmentStatus.ARRIVED, then=Value(0)),
+    When(status=AppointmentStatus.IN_TREATMENT, then=Value(1)),
+    When(status=AppointmentStatus.BOOKED, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+# An appointment of the day whose session can be opened from the day list.
+DAY_OPEN_STATUSES = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.IN_TREATMENT,
+)
+
+
+def practitioner_day(*, user: Any) -> QuerySet[Appointment]:
+    """The user's own appointments on their clinics' today (each clinic's zone), arrived
+    patients on top, then in treatment, booked, and the finished ones; cancelled ones left
+    out. One query: patient, series and the session logged against it come joined."""
+    windows = today_windows(user=user, roles=CLINICAL_ROLES)
+    return (
+        visible(Appointment, user, roles=CLINICAL_ROLES)
+        .filter(_in_windows(windows, "starts_at"), practitioner=user)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .annotate(day_order=DAY_ORDER)
+        .select_related("patient", "series", "clinic", "session")
+        .order_by("day_order", "starts_at", "pk")
+    )
+
+
 @dataclass(frozen=True)
 class ResponseRate:
     asked: int
@@ -219,7 +266,7 @@ def appointments_today(*, user: Any) -> QuerySet[Appointment]:
     return (
         visible(Appointment, user)
         .filter(_in_windows(windows, "starts_at"))
-        .select_related("patient", "practitioner")
+        .select_related("patient", "practitioner", "clinic")
         .order_by("starts_at")
     )
 
@@ -229,17 +276,30 @@ def calls_open(*, user: Any) -> QuerySet[CallTask]:
 
 
 def series_to_book(*, user: Any) -> QuerySet[TreatmentSeries]:
-    """Active series with fewer live appointments than sessions planned."""
+    """Active series with fewer live appointments than sessions planned, each with the start
+    of its last live appointment (`last_live`: the next session is booked after it)."""
+    live = Q(appointments__status__in=LIVE_APPOINTMENT_STATUSES)
     return (
         visible(TreatmentSeries, user)
         .filter(status=SeriesStatus.ACTIVE)
         .annotate(
-            live=Count("appointments", filter=Q(appointments__status__in=LIVE_APPOINTMENT_STATUSES))
+            live=Count("appointments", filter=live),
+            last_live=Max("appointments__starts_at", filter=live),
         )
         .filter(live__lt=F("sessions_planned"))
-        .select_related("patient")
+        .select_related("patient", "clinic", "template")
         .order_by("created_at")
     )
+
+
+def series_to_book_panel(*, user: Any) -> Panel:
+    """The "series to book" panel: each row with the window its next session may be booked
+    in (`book_from`, `book_by`: the series' 4-6 weeks after its last live appointment, never
+    before today), computed in Python from the loaded rows."""
+    found = panel(series_to_book(user=user))
+    for row in found.rows:
+        row.book_from, row.book_by = series_book_from(row, row.last_live)
+    return found
 
 
 @dataclass

@@ -878,6 +878,8 @@ class Seeder:
                     all_series.append(series)
                     appointments.extend(appts)
                     start_day = end_day + timedelta(days=self.rng.randint(40, 200))
+        for ctx in self.ctxs.values():
+            appointments.extend(self._practitioners_day(ctx, appointments))
         # Every clinic shows a cancelled upcoming booking (and its cancelled reminder).
         for ctx in self.ctxs.values():
             future = [a for a in appointments if a.clinic is ctx.clinic and a.starts_at > self.now]
@@ -888,6 +890,67 @@ class Seeder:
         self.insert(TreatmentSeries, all_series)
         self.insert(Appointment, appointments)
         return appointments
+
+    def _practitioners_day(
+        self, ctx: ClinicCtx, appointments: list[Appointment]
+    ) -> list[Appointment]:
+        """On an opening day every practitioner's day list shows someone who has arrived and
+        (while the day lasts) someone still booked: consultations added on free slots, with
+        patients who have nothing else today. Their sessions are logged in the demo itself."""
+        span = ctx.hours.get(str(ctx.today.isoweekday()))
+        if not span or ctx.today in ctx.closed:
+            return []
+        day_start, day_end = ctx.clinic.day_span(ctx.today)
+        busy_today = {a.patient_id for a in appointments if day_start <= a.starts_at < day_end}
+        spare = [
+            p
+            for p in ctx.patients
+            if p.pk not in busy_today
+            and not (p.entered_in_error or p.allergic_to_product_components)
+            and not p.pregnant_or_breastfeeding
+        ]
+        open_m, close_m = _minutes(span[0]), _minutes(span[1])
+        made: list[Appointment] = []
+        for practitioner in ctx.practitioners:
+            mine = [
+                a
+                for a in appointments + made
+                if a.practitioner_id == practitioner.pk
+                and a.clinic is ctx.clinic
+                and day_start <= a.starts_at < day_end
+            ]
+            wanted = {AppointmentStatus.ARRIVED: 1, AppointmentStatus.BOOKED: 2}
+            for a in mine:
+                if a.status in wanted:
+                    wanted[a.status] -= 1
+            starts = [self.local(ctx, ctx.today, m) for m in range(open_m, close_m - 29, 30)]
+            free = [t for t in starts if self._free(practitioner.pk, t, t + timedelta(minutes=30))]
+            past = [t for t in free if t <= self.now]
+            future = [t for t in free if t > self.now]
+            # Arrived: the latest slot already begun, else (before opening) the first one.
+            arrive_at = past[-1:] or future[:1]
+            picks = [(t, AppointmentStatus.ARRIVED) for t in arrive_at[: wanted["arrived"]]]
+            later = [t for t in future if t not in arrive_at]
+            picks += [(t, AppointmentStatus.BOOKED) for t in later[: wanted["booked"]]]
+            for start, status in picks:
+                if not spare:
+                    return made
+                patient = spare.pop(self.rng.randrange(len(spare)))
+                end = start + timedelta(minutes=30)
+                self._book(practitioner.pk, start, end)
+                appt = Appointment(
+                    clinic=ctx.clinic,
+                    patient=patient,
+                    practitioner=practitioner,
+                    starts_at=start,
+                    ends_at=end,
+                    status=status,
+                    front_desk_note="Consultation before a course.",
+                )
+                self.stamp(appt, self.now - timedelta(days=self.rng.randint(2, 10)))
+                appt._history_user = ctx.front_desk
+                made.append(appt)
+        return made
 
     def _one_series(
         self, ctx: ClinicCtx, patient: Patient, start_day: date, candidates: list[User]

@@ -11,12 +11,16 @@ from django.db.models import Prefetch, QuerySet
 from adverse_events.models import ReactionReport
 from clinic.core.access import visible
 from patients.models import MessageState, OutboxMessage, Patient, PatientAccess
+from treatments.booking import series_next_steps
 from treatments.entered_in_error import STOPPED_NOTE, session_messages
 from treatments.models import (
+    Appointment,
     CheckIn,
     LotStatus,
+    Product,
     ProductLot,
     SessionAddendum,
+    SessionStatus,
     TreatmentSeries,
     TreatmentSession,
 )
@@ -64,9 +68,9 @@ class Chart:
 def patient_chart(*, patient: Patient, user: Any) -> Chart:
     """Everything the chart shows. Reading a chart is recorded (who, when) in PatientAccess."""
     PatientAccess.objects.create(patient=patient, user=user, action="chart_view")
-    series = list(
+    series = series_with_next_step(
         TreatmentSeries.objects.filter(patient=patient)
-        .select_related("template")
+        .select_related("template", "clinic", "patient")
         .order_by("-created_at")
     )
     sessions = list(sessions_with_follow_up(user).filter(patient=patient).order_by("-performed_at"))
@@ -127,3 +131,96 @@ def lots_usable_today(*, clinic: Any) -> list[ProductLot]:
         .select_related("product")
         .order_by("expiry_date", "lot_number")
     )
+
+
+# What a session logged from its appointment repeats of the series' session before it.
+PLANNED_FIELDS = (
+    "delivery_method",
+    "needle_depth_mm",
+    "laser_device",
+    "laser_type",
+    "fluence_j_cm2",
+    "passes",
+    "treated_areas",
+    "units_used",
+    "volume_ml",
+)
+
+
+@dataclass
+class SessionPlan:
+    """What the session form of an appointment starts from: the series step and the
+    treatment planned for it, which is the series' previous session (procedure, settings,
+    areas, amount and product). The lot is never filled in: it is read off the vial."""
+
+    appointment: Appointment | None = None
+    previous: TreatmentSession | None = None
+    initial: dict[str, Any] | None = None
+
+    @property
+    def product(self) -> Product | None:
+        return self.previous.lot.product if self.previous else None
+
+    @property
+    def initial_method(self) -> str:
+        return (self.initial or {}).get("delivery_method", "")
+
+    @property
+    def step(self) -> str:
+        a = self.appointment
+        if a is None or a.series is None or not a.sequence:
+            return ""
+        return f"{a.sequence} of {a.series.sessions_planned}"
+
+
+def session_plan(*, appointment: Appointment | None) -> SessionPlan:
+    """The plan for a session logged against `appointment` (one query: the series' latest
+    session before it that was not entered in error)."""
+    if appointment is None:
+        return SessionPlan(initial={"units_used": 1})
+    previous = None
+    if appointment.series_id:
+        previous = (
+            TreatmentSession.objects.filter(series_id=appointment.series_id)
+            .exclude(status=SessionStatus.ENTERED_IN_ERROR)
+            .exclude(appointment_id=appointment.pk)
+            .select_related("lot__product")
+            .order_by("-performed_at", "-pk")
+            .first()
+        )
+    initial: dict[str, Any] = {"units_used": 1}
+    if previous is not None:
+        initial |= {
+            name: getattr(previous, name)
+            for name in PLANNED_FIELDS
+            if getattr(previous, name) not in (None, "", [])
+        }
+    return SessionPlan(appointment=appointment, previous=previous, initial=initial)
+
+
+def lots_offered(*, clinic: Any, product: Product | None) -> list[ProductLot]:
+    """Usable lots for the lot field: the planned product's first (soonest expiry first),
+    then every other usable lot. Unusable lots (expired, held, empty) are never offered."""
+    lots = lots_usable_today(clinic=clinic)
+    if product is None:
+        return lots
+    return sorted(lots, key=lambda lot: lot.product_id != product.pk)
+
+
+def series_with_next_step(series: Any) -> list[TreatmentSeries]:
+    """The series, each with `next_step` (`treatments.booking.NextStep` or None when it is
+    complete), in one more query whatever their number."""
+    rows = list(series)
+    steps = series_next_steps(rows)
+    for row in rows:
+        row.next_step = steps[row.pk]
+    return rows
+
+
+def session_series(session: TreatmentSession) -> TreatmentSeries | None:
+    """The session's series with its next step (the session page shows it after saving)."""
+    if session.series_id is None:
+        return None
+    series = TreatmentSeries.objects.filter(pk=session.series_id)
+    found = series_with_next_step(series.select_related("template", "clinic", "patient"))
+    return found[0] if found else None

@@ -1,5 +1,6 @@
-"""Top-floor pages: the staff dashboard, and its live part (the alarm panel and the triage
-count), which an open dashboard polls with htmx every DASHBOARD_POLL_SECONDS."""
+"""Top-floor pages: the staff dashboard, and its live part (the alarm panel, the triage
+count and the practitioner's day list), which an open dashboard polls with htmx every
+DASHBOARD_POLL_SECONDS."""
 
 from typing import Any
 
@@ -35,7 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context |= {
             "appointments": board.panel(board.appointments_today(user=user)),
             "calls": board.panel(board.calls_open(user=user)),
-            "to_book": board.panel(board.series_to_book(user=user)),
+            "to_book": board.series_to_book_panel(user=user),
         }
     return render(request, "clinic/dashboard.html", context)
 
@@ -55,6 +56,9 @@ def _live(request: HttpRequest) -> dict[str, Any]:
     return {
         "alarms": board.panel(board.alarms_unacknowledged(user=user)),
         "to_triage": board.panel(board.reports_to_triage(user=user)),
+        # The practitioner's own day: arrivals the front desk marks show on the next poll.
+        "day": board.panel(board.practitioner_day(user=user), limit=board.DAY_LIMIT),
+        "open_statuses": board.DAY_OPEN_STATUSES,
         "updated_at": timezone.now(),
         "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
     }
@@ -62,7 +66,7 @@ def _live(request: HttpRequest) -> dict[str, Any]:
 
 @never_cache
 def dashboard_live(request: HttpRequest) -> HttpResponse:
-    """The alarm panel and triage count for the dashboard's poll (clinicians only).
+    """The alarm panel, triage count and day list for the dashboard's poll (clinicians only).
 
     A poll after the session ended gets "signed out; not updating" with htmx's stop-polling
     status (286), never the login page inside the panel.

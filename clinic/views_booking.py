@@ -186,6 +186,8 @@ ACTIONS = {
 @staff_required
 def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
     appointment = appointment_or_404(request, uuid)
+    if request.headers.get("HX-Request"):
+        return _status_row(request, appointment)
     action = ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         messages.error(request, "Choose arrived, no-show or cancel.")
@@ -202,6 +204,21 @@ def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
                     request, "This session needs practitioner clearance before treatment."
                 )
     return redirect("treatments:appointment", uuid=appointment.uuid)
+
+
+def _status_row(request: HttpRequest, appointment: Any) -> HttpResponse:
+    """The front desk's day list marks an arrival in place (htmx): the same action, answered
+    with the appointment's row, its refusal beside it."""
+    action = ACTIONS.get(request.POST.get("action", ""))
+    error = ""
+    if action is None:
+        error = "Choose arrived, no-show or cancel."
+    else:
+        try:
+            appointment = action[1](appointment)
+        except ClinicError as exc:
+            error = exc.message
+    return render(request, "clinic/dashboard_appointment.html", {"a": appointment, "error": error})
 
 
 # Added to the `treatments` namespace by clinic/urls.py: the names and paths are the booking

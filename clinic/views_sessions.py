@@ -26,7 +26,12 @@ from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import CLINICAL_ROLES
 from clinic.core.otp import qr_svg
-from clinic.workflows import held_appointment_today, screening_evaluate, session_log
+from clinic.workflows import (
+    held_appointment_today,
+    open_appointment_today,
+    screening_evaluate,
+    session_log,
+)
 from patients.messages import emergency_words, format_date, message_language
 from patients.models import Patient
 from treatments import booking
@@ -51,9 +56,11 @@ from .forms import (
 )
 from .selectors import (
     aftercare_message,
-    lots_usable_today,
+    lots_offered,
     patient_chart,
     session_follow_up_messages,
+    session_plan,
+    session_series,
     sessions_loaded,
 )
 
@@ -114,6 +121,10 @@ def session_new_from_appointment(request: HttpRequest, uuid: Any) -> HttpRespons
         else:
             messages.info(request, "A session is already logged for this appointment.")
         return redirect("clinical:session", uuid=existing.uuid)
+    if request.method == "GET":
+        # Opening the form is the patient going in: booked or arrived becomes in treatment
+        # (idempotent; a held appointment waits for its clearance).
+        booking.appointment_start_treatment(appointment=appointment)
     return _log(request, appointment.patient, appointment=appointment)
 
 
@@ -144,7 +155,8 @@ def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | N
         if _clear_hold(request, appointment, hold_form):
             return redirect(request.path)
         data = None
-    form = SessionLogForm(data, clinic=patient.clinic, initial={"units_used": 1})
+    plan = session_plan(appointment=appointment)
+    form = SessionLogForm(data, clinic=patient.clinic, initial=plan.initial)
     if data is not None and form.is_valid():
         try:
             session = session_log(
@@ -162,7 +174,8 @@ def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | N
                 return redirect("clinical:session", uuid=session.uuid)
             messages.success(request, "Session saved. Print the aftercare sheet for the patient.")
             return redirect("clinical:aftercare", uuid=session.uuid)
-    method = form.data.get("delivery_method", "") if form.is_bound else ""
+    method = form.data.get("delivery_method", "") if form.is_bound else plan.initial_method
+    lot_options = lots_offered(clinic=patient.clinic, product=plan.product)
     return render(
         request,
         "clinic/session_log.html",
@@ -173,10 +186,14 @@ def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | N
             "screening": screening_evaluate(
                 patient=patient, delivery_method=method, answers=form.answers()
             ),
-            "lot_options": lots_usable_today(clinic=patient.clinic),
+            "plan": plan,
+            "lot_options": lot_options,
+            "planned_lots": [lot for lot in lot_options if lot.product == plan.product],
             "hold_form": hold_form,
             # A walk-in while today's appointment is held: the way to clear that hold.
             "held_today": held_appointment_today(patient=patient) if appointment is None else None,
+            # A walk-in while the patient has an open appointment today: log against it.
+            "open_today": open_appointment_today(patient=patient) if appointment is None else None,
         },
         status=200,
     )
@@ -211,6 +228,7 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: Any)
         "error_form": forms.get("error_form") or EnteredInErrorForm(),
         "hold_form": forms.get("hold_form") or ClearHoldForm(prefix=HOLD_PREFIX),
         "follow_up": session_follow_up_messages(session),
+        "series": session_series(session),
     }
     return render(request, "clinic/session_detail.html", context)
 

@@ -126,7 +126,11 @@ def screening_evaluate(
 
 
 # An appointment a session may be logged against (a completed one has its session already).
-SESSION_APPOINTMENT_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+SESSION_APPOINTMENT_STATUSES = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.IN_TREATMENT,
+)
 
 
 def appointment_check_for_session(
@@ -142,7 +146,7 @@ def appointment_check_for_session(
     if appointment.status not in SESSION_APPOINTMENT_STATUSES:
         raise RuleViolation(
             f"This appointment is {appointment.get_status_display().lower()}: a session can "
-            "be logged only against a booked or arrived appointment.",
+            "be logged only against a booked, arrived or in-treatment appointment.",
             field="appointment",
             code="appointment_not_open",
         )
@@ -188,6 +192,26 @@ def held_appointment_today(*, patient: Patient) -> Appointment | None:
             starts_at__gte=start,
             starts_at__lt=end,
         )
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
+def open_appointment_today(*, patient: Patient) -> Appointment | None:
+    """The patient's appointment on the clinic's today that a session can still be logged
+    against (booked, arrived or in treatment, no open safety hold, no session yet), the
+    earliest; the walk-in form offers to log against it instead."""
+    start, end = patient.clinic.day_span(patient.clinic.today())
+    return (
+        Appointment.objects.filter(
+            clinic=patient.clinic,
+            patient=patient,
+            status__in=SESSION_APPOINTMENT_STATUSES,
+            starts_at__gte=start,
+            starts_at__lt=end,
+            session__isnull=True,
+        )
+        .exclude(safety_hold=True, hold_cleared_at__isnull=True)
         .order_by("starts_at", "pk")
         .first()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -143,6 +144,31 @@ class SeededDemoTests(TestCase):
             assert s.appointment.starts_at <= s.performed_at < s.appointment.ends_at
         once = CheckIn.objects.values("session").annotate(n=Count("id")).filter(n__gt=6)
         assert not once.exists()
+
+    def test_each_practitioner_has_a_day_list_on_an_opening_day(self) -> None:
+        """The practitioner's day is never empty in the demo: on an opening day each
+        practitioner has someone arrived today, and the sessions logged today are linked to
+        their appointments (every session is, see above)."""
+        for clinic in Clinic.objects.all():
+            today = clinic.today()
+            if (
+                clinic.opening_span(today) is None
+                or clinic.closures.filter(starts_on__lte=today, ends_on__gte=today).exists()
+            ):
+                continue
+            start, end = clinic.day_span(today)
+            practitioners = Membership.objects.filter(clinic=clinic, role=Role.PRACTITIONER)
+            for membership in practitioners:
+                todays = Appointment.objects.filter(
+                    clinic=clinic,
+                    practitioner=membership.user,
+                    starts_at__gte=start,
+                    starts_at__lt=end,
+                )
+                assert todays.filter(status="arrived").exists(), membership.user
+                closes = clinic.at_local(today, clinic.opening_span(today)[1])
+                if clinic.now() + timedelta(hours=1) < closes:
+                    assert todays.filter(status="booked").exists(), membership.user
 
     def test_the_summary_tables_are_built_and_equal_the_live_aggregates(self) -> None:
         assert summaries.summaries_as_of() is not None

@@ -550,6 +550,31 @@ def appointment_mark_arrived(*, appointment: Appointment) -> Appointment:
 
 
 @transaction.atomic
+def appointment_start_treatment(*, appointment: Appointment) -> bool:
+    """The practitioner has opened the session form for this appointment: booked or arrived
+    becomes "in treatment" (still live: the slot stays held). Idempotent and quiet: only an
+    appointment of the clinic's today without an open safety hold moves (a held one waits for
+    its clearance; another day's cannot have its session logged now). Returns whether it
+    moved."""
+    clinic = appointment.clinic
+    start, end = clinic.day_span(clinic.today())
+    changed = (
+        Appointment.objects.filter(
+            pk=appointment.pk,
+            status__in=(AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED),
+            starts_at__gte=start,
+            starts_at__lt=end,
+        )
+        .exclude(safety_hold=True, hold_cleared_at__isnull=True)
+        .update(status=AppointmentStatus.IN_TREATMENT, updated_at=timezone.now())
+    )
+    if changed:
+        appointment.refresh_from_db()
+        appointment_reminder_sync(appointment=appointment)
+    return bool(changed)
+
+
+@transaction.atomic
 def appointment_mark_no_show(*, appointment: Appointment) -> Appointment:
     """The patient did not come: the slot no longer counts against the practitioner."""
     appointment = _set_status(
@@ -685,6 +710,88 @@ def series_maintenance_sync(*, series: TreatmentSeries) -> OutboxMessage | None:
         context={"series": series.pk},
         call_reason_if_unreachable=None,
     )
+
+
+# --- the next step of a series -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """A series' next planned session: booked (`appointment`), or not booked yet and bookable
+    from `book_from` (the series' minimum interval after its last session, never before
+    today) until `book_by` (its maximum interval, when the template sets one)."""
+
+    sequence: int
+    sessions_planned: int
+    appointment: Appointment | None = None
+    book_from: date | None = None
+    book_by: date | None = None
+
+
+def series_window_weeks(series: TreatmentSeries) -> tuple[int, int | None]:
+    """The series' interval window in weeks: its template's (4-6 weeks by default), or the
+    series' own interval as the minimum when it has no template."""
+    template = series.template
+    if template is None:
+        return series.interval_weeks, None
+    return template.min_interval_weeks, template.max_interval_weeks
+
+
+def series_book_from(
+    series: TreatmentSeries, last_start: datetime | None
+) -> tuple[date, date | None]:
+    """The earliest (and latest) clinic-local day the series' next session may be booked on,
+    after a session starting at `last_start` (today when there is none, or when the window
+    opened already)."""
+    clinic = series.clinic
+    today = clinic.today()
+    if last_start is None:
+        return today, None
+    min_weeks, max_weeks = series_window_weeks(series)
+    last_day = clinic.local(last_start).date()
+    book_by = last_day + timedelta(weeks=max_weeks) if max_weeks is not None else None
+    return max(today, last_day + timedelta(weeks=min_weeks)), book_by
+
+
+def series_next_step(
+    series: TreatmentSeries, appointments: Iterable[Appointment]
+) -> NextStep | None:
+    """The next step of `series` from its appointments (all of them, loaded by the caller);
+    None when every planned session is completed or the series is not active."""
+    if series.status != SeriesStatus.ACTIVE:
+        return None
+    live = [a for a in appointments if a.status in LIVE_APPOINTMENT_STATUSES]
+    done = [a for a in live if a.status == AppointmentStatus.COMPLETED]
+    if len(done) >= series.sessions_planned:
+        return None
+    upcoming = sorted(
+        (a for a in live if a.status != AppointmentStatus.COMPLETED),
+        key=lambda a: (a.starts_at, a.pk),
+    )
+    if upcoming:
+        first = upcoming[0]
+        return NextStep(
+            sequence=first.sequence or len(done) + 1,
+            sessions_planned=series.sessions_planned,
+            appointment=first,
+        )
+    last = max((a.starts_at for a in done), default=None)
+    book_from, book_by = series_book_from(series, last)
+    return NextStep(
+        sequence=len(done) + 1,
+        sessions_planned=series.sessions_planned,
+        book_from=book_from,
+        book_by=book_by,
+    )
+
+
+def series_next_steps(series_list: Iterable[TreatmentSeries]) -> dict[int, NextStep | None]:
+    """`series_next_step` for several series, by series pk, in one query."""
+    series_list = list(series_list)
+    by_series: dict[int, list[Appointment]] = {s.pk: [] for s in series_list}
+    for appointment in Appointment.objects.filter(series_id__in=list(by_series)):
+        by_series[appointment.series_id].append(appointment)
+    return {s.pk: series_next_step(s, by_series[s.pk]) for s in series_list}
 
 
 class AppointmentReminderRenderer(outbox.QuietRenderer):

@@ -262,13 +262,14 @@ class TreatmentSeries(BaseModel):
 class AppointmentStatus(models.TextChoices):
     BOOKED = "booked", "Booked"
     ARRIVED = "arrived", "Arrived"
+    IN_TREATMENT = "in_treatment", "In treatment"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
     NO_SHOW = "no_show", "No-show"
 
 
 # Statuses that hold the practitioner's time (cancelled and no-show free the slot).
-LIVE_APPOINTMENT_STATUSES = ("booked", "arrived", "completed")
+LIVE_APPOINTMENT_STATUSES = ("booked", "arrived", "in_treatment", "completed")
 
 
 class Appointment(BaseModel):

@@ -64,9 +64,10 @@ class TestQueryCounts:
         self, practitioner_client, clinic_a
     ):
         # 23: the prolonged panel reads the clinics' time zones for each clinic's "today";
-        # the alarm cards prefetch their reactions and the opening report (issue 15: +2).
+        # the alarm cards prefetch their reactions and the opening report (issue 15: +2);
+        # the practitioner's day list: its clinics' today, its rows and its count (+3).
         assert_constant_queries(
-            practitioner_client, URL, lambda n: _clinical_rows(clinic_a, n), expected=23
+            practitioner_client, URL, lambda n: _clinical_rows(clinic_a, n), expected=26
         )
 
     def test_the_front_desk_dashboard_costs_the_same_at_two_data_sizes(

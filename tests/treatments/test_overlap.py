@@ -61,7 +61,10 @@ def test_it_refuses_an_appointment_inside_another(practitioner: User, ten_oclock
         _book(practitioner, ten_oclock + timedelta(minutes=30), minutes=15)
 
 
-@pytest.mark.parametrize("status", [AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED])
+@pytest.mark.parametrize(
+    "status",
+    [AppointmentStatus.ARRIVED, AppointmentStatus.IN_TREATMENT, AppointmentStatus.COMPLETED],
+)
 def test_it_refuses_to_move_an_appointment_onto_a_live_one(
     practitioner: User, ten_oclock: datetime, status: str
 ) -> None:
@@ -104,3 +107,14 @@ def test_it_allows_overlap_for_different_practitioners(ten_oclock: datetime) -> 
     _book(first, ten_oclock)
     _book(second, ten_oclock)
     assert Appointment.objects.filter(starts_at=ten_oclock).count() == 2
+
+
+def test_it_refuses_a_booking_over_a_patient_in_treatment(
+    practitioner: User, ten_oclock: datetime
+) -> None:
+    """ "In treatment" holds the slot in the database itself (migration 0007), not only in the
+    booking service's check."""
+    _book(practitioner, ten_oclock, status=AppointmentStatus.IN_TREATMENT)
+    with pytest.raises(IntegrityError, match=CONSTRAINT), transaction.atomic():
+        _book(practitioner, ten_oclock + timedelta(minutes=15))
+    assert Appointment.objects.filter(practitioner=practitioner).count() == 1
