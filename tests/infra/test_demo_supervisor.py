@@ -1,4 +1,5 @@
-"""The demo's supervisor: web, worker and beat start together and stop together on Ctrl-C.
+"""The demo's supervisor (supervisord): web, worker and beat start together, a killed worker
+or beat comes back while the site keeps answering, and Ctrl-C stops everything.
 
 GIVEN `scripts/demo --no-setup` (the run step, without installing or seeding) on a free port
 WHEN  the health probe answers and the supervisor then gets SIGINT (what Ctrl-C sends)
@@ -7,9 +8,12 @@ THEN  it exits, and not one of the processes it started is left running.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
+import threading
 import urllib.request
 
 import pytest
@@ -65,13 +69,106 @@ def test_ctrl_c_stops_the_whole_demo_and_leaves_no_process(tmp_path):
             command_line(pid) for pid in started if alive(pid)
         ]
         assert not port_open(port)
-        assert "SIGINT received" in log
+        assert "received SIGINT indicating exit request" in log
         assert f"http://127.0.0.1:{port}/" in log
     finally:
         stop([supervisor], grace=1)
         for pid in started:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def program_pids(supervisor_pid: int, program: str) -> set[int]:
+    """The supervisor's live children whose command line runs `program`."""
+    return {
+        pid for pid in descendants(supervisor_pid) if program in command_line(pid) and alive(pid)
+    }
+
+
+class SitePoller:
+    """Requests the health page every 0.2 s in a thread and keeps every answer (or error)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.answers: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        url = f"http://127.0.0.1:{self.port}/accounts/healthz/"
+        while not self._stop.is_set():
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    self.answers.append(str(response.status))
+            except OSError as exc:
+                self.answers.append(f"{type(exc).__name__}: {exc}")
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> SitePoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.mark.fault
+def test_a_killed_worker_or_beat_comes_back_and_the_site_never_stops_answering(tmp_path):
+    """GIVEN the demo running (web, worker, beat under supervisord)
+    WHEN  the worker is killed with SIGKILL, and then beat is
+    THEN  each is started again (a new process with the same command line, within 60 s), the
+          web server answers every request in the meantime, and the rest keep their pids."""
+    port = free_port()
+    data_dir = tmp_path / "data"
+    log_path = tmp_path / "demo.log"
+    env = demo_env(data_dir, PORT=str(port))
+    supervisor = start([str(ROOT / "scripts" / "demo"), "--no-setup"], env=env, log=log_path)
+    seen: set[int] = set()
+
+    def log() -> str:
+        return log_path.read_text(errors="replace")
+
+    try:
+        up = wait_for(lambda: healthy(port) or supervisor.poll() is not None, timeout=90)
+        assert up and supervisor.poll() is None, log()
+        assert wait_for(lambda: "celery@" in log() and "beat: Starting" in log(), timeout=60)
+        web = program_pids(supervisor.pid, "gunicorn")
+        assert web, log()
+
+        with SitePoller(port) as site:
+            for program in ("celery -A clinic worker", "celery -A clinic beat"):
+                (victim,) = program_pids(supervisor.pid, program)
+                seen |= descendants(supervisor.pid)
+                os.kill(victim, signal.SIGKILL)
+
+                def replaced(program=program, victim=victim) -> bool:
+                    pids = program_pids(supervisor.pid, program)
+                    return len(pids) == 1 and victim not in pids
+
+                assert wait_for(replaced, timeout=60), log()
+                seen |= descendants(supervisor.pid)
+                assert "(terminated by SIGKILL; not expected)" in log()
+            # The new worker connects to the broker again and says so.
+            assert wait_for(lambda: len(re.findall(r"celery@\S+ ready\.", log())) >= 2, timeout=60)
+            answered_before_stop = len(site.answers)
+
+        assert supervisor.poll() is None, log()
+        assert answered_before_stop >= 5, site.answers
+        assert set(site.answers) == {"200"}, site.answers
+        assert program_pids(supervisor.pid, "gunicorn") == web  # the web server never restarted
+        assert log().count("spawned: 'web'") == 1
+    finally:
+        seen |= descendants(supervisor.pid)
+        if supervisor.poll() is None:
+            os.kill(supervisor.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                supervisor.wait(timeout=40)
+        stop([supervisor], grace=1)
+        for pid in seen:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert not [command_line(pid) for pid in seen if alive(pid)]
 
 
 def test_the_demo_setup_refuses_unknown_arguments():
