@@ -1,25 +1,38 @@
-"""Write the demo's supervisord configuration into DATA_DIR from its template; print its path.
+"""Run the demo's processes under supervisord, or only write its configuration.
 
-scripts/demo runs it just before starting supervisord:
+    python scripts/demo_supervisord.py run     what scripts/demo runs last (exec)
+    python scripts/demo_supervisord.py write   only write the configuration; print its path
 
-    DATA_DIR=var DEMO_PORT=8000 python scripts/demo_supervisord.py
-    -> var/supervisor/supervisord.conf (mode 0600: it holds the control socket's password)
+Both read DATA_DIR and DEMO_PORT and write $DATA_DIR/supervisor/supervisord.conf (mode 0600:
+it holds the control socket's password) from the template scripts/supervisord.demo.conf.in.
+Values are escaped for supervisord's own `%(name)s` expansion, so a path with a `%` stays that
+path.
 
-The template is scripts/supervisord.demo.conf.in. Values are escaped for supervisord's own
-`%(name)s` expansion, so a path with a `%` in it stays that path.
+`run` keeps supervisord away from the terminal. supervisord runs in its own session and writes
+into a pipe that this process copies to the terminal, and this process turns what the terminal
+sends into a stop: Ctrl-C (SIGINT), SIGTERM and a closed terminal window (SIGHUP, or output that
+can no longer be written) all stop every program and then supervisord. Left to itself,
+supervisord treats SIGHUP as "reload" and dies writing to a terminal that is gone, leaving the
+web server, worker and beat running without it. If this process is killed outright, the
+kernel sends supervisord SIGTERM (Linux: PR_SET_PDEATHSIG), which stops them too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import pwd
 import secrets
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from string import Template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "scripts" / "supervisord.demo.conf.in"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 # A unix socket's path must fit in sun_path (108 bytes on Linux, 104 on macOS).
 MAX_SOCKET_PATH = 100
 
@@ -81,7 +94,7 @@ def render(
     return Template(TEMPLATE.read_text()).substitute(escaped)
 
 
-def main() -> None:
+def write_config() -> Path:
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve()
     port_text = os.environ.get("DEMO_PORT", "8000")
     try:
@@ -100,7 +113,59 @@ def main() -> None:
     with os.fdopen(descriptor, "w") as out:
         out.write(text)
     os.chmod(config, 0o600)  # an older copy may have been created with other permissions
-    print(config)
+    return config
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies, however it dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run(config: Path) -> int:
+    supervisord = subprocess.Popen(
+        [str(Path(sys.executable).parent / "supervisord"), "-c", str(config)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # no terminal signal reaches it but through `forward`
+        preexec_fn=_stop_with_parent,  # this process starts no thread
+    )
+
+    def forward(signum: int, _frame) -> None:
+        # Ctrl-C stays SIGINT (supervisord logs it as such); anything else is a stop, never a
+        # reload.
+        with contextlib.suppress(ProcessLookupError):
+            supervisord.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+
+    # Copy until every program and supervisord have closed the pipe (they all write into it).
+    pipe = supervisord.stdout.fileno()
+    terminal = sys.stdout.fileno()
+    terminal_gone = False
+    while chunk := os.read(pipe, 65536):
+        if terminal_gone:
+            continue  # keep draining, so that nobody blocks on a full pipe while stopping
+        try:
+            os.write(terminal, chunk)
+        except OSError:  # EIO (terminal closed) or EPIPE (reader gone): nobody is watching
+            terminal_gone = True
+            forward(signal.SIGTERM, None)
+    return supervisord.wait()
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "write"
+    if command == "write":
+        print(write_config())
+    elif command == "run":
+        sys.exit(run(write_config()))
+    else:
+        sys.exit(f"usage: {sys.argv[0]} [write|run]")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,13 @@ THEN  it exits, and not one of the processes it started is left running.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import re
 import signal
 import subprocess
+import termios
 import threading
 import urllib.request
 
@@ -169,6 +172,71 @@ def test_a_killed_worker_or_beat_comes_back_and_the_site_never_stops_answering(t
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
     assert not [command_line(pid) for pid in seen if alive(pid)]
+
+
+def test_closing_the_terminal_stops_the_whole_demo_and_leaves_no_process(tmp_path):
+    """GIVEN the demo started in a terminal (a pseudo-terminal it controls)
+    WHEN  the terminal window closes (its master side is closed: SIGHUP, then EIO on output)
+    THEN  the demo stops every process it started, as Ctrl-C does; none keeps the port."""
+    port = free_port()
+    env = demo_env(tmp_path / "data", PORT=str(port))
+    controller, terminal = pty.openpty()
+
+    def take_the_terminal() -> None:  # after setsid: the pty becomes the controlling terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    demo = subprocess.Popen(
+        [str(ROOT / "scripts" / "demo"), "--no-setup"],
+        cwd=ROOT,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        preexec_fn=take_the_terminal,
+    )
+    os.close(terminal)
+    output = bytearray()
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            output.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    started: set[int] = set()
+    try:
+        assert wait_for(lambda: healthy(port) or demo.poll() is not None, timeout=90), output
+        assert wait_for(lambda: b"is running at" in output, timeout=60), bytes(output)
+        started = descendants(demo.pid)
+        names = " ".join(command_line(pid) for pid in started)
+        programs = ("supervisord", "gunicorn", "celery -A clinic worker", "celery -A clinic beat")
+        for program in programs:
+            assert program in names, names
+
+        os.close(controller)  # the window closes
+        controller = -1
+        demo.wait(timeout=40)
+        assert wait_for(lambda: not any(alive(pid) for pid in started), timeout=10), [
+            command_line(pid) for pid in started if alive(pid)
+        ]
+        assert not port_open(port)
+        log = (tmp_path / "data" / "supervisor" / "supervisord.log").read_text()
+        assert "received SIGTERM indicating exit request" in log, log
+        assert "stopped: web" in log and "stopped: worker" in log, log
+    finally:
+        if controller != -1:
+            os.close(controller)
+        stop([demo], grace=1)
+        for pid in started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_the_demo_setup_refuses_unknown_arguments():

@@ -22,7 +22,7 @@ RENDER = ROOT / "scripts" / "demo_supervisord.py"
 
 def generate(data_dir: Path, port: str = "8123") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(RENDER)],
+        [sys.executable, str(RENDER), "write"],
         env=child_env(DATA_DIR=str(data_dir), DEMO_PORT=port),
         capture_output=True,
         text=True,
