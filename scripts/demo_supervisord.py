@@ -59,6 +59,16 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
+def _current_user() -> str:
+    """This user's name, or the uid where it has none (a container without a passwd entry).
+
+    supervisord runs as whoever starts it; naming that user only silences its warning."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
 def render(
     *,
     data_dir: Path,
@@ -81,7 +91,7 @@ def render(
         "SOCKET": str(socket),
         "DEMO_PORT": str(port),
         "VENV_BIN": str(venv_bin),
-        "USER": user or pwd.getpwuid(os.getuid()).pw_name,
+        "USER": user or _current_user(),
         "PASSWORD": password or secrets.token_hex(16),
     }
     escaped = {key: _escape(value) for key, value in values.items()}

@@ -152,7 +152,11 @@ def test_a_killed_worker_or_beat_comes_back_and_the_site_never_stops_answering(t
                 assert wait_for(replaced, timeout=60), log()
                 seen |= descendants(supervisor.pid)
                 assert "(terminated by SIGKILL; not expected)" in log()
-            # The new worker connects to the broker again and says so.
+            # Each new process stayed up (supervisord counts it as running after startsecs)...
+            for name in ("worker", "beat"):
+                running = f"success: {name} entered RUNNING state"
+                assert wait_for(lambda running=running: log().count(running) >= 2, timeout=60)
+            # ...and the new worker connects to the broker again and says so.
             assert wait_for(lambda: len(re.findall(r"celery@\S+ ready\.", log())) >= 2, timeout=60)
             answered_before_stop = len(site.answers)
 
