@@ -256,6 +256,7 @@ def test_3000_messages_while_beat_and_a_worker_run_none_lost_or_unreadable(tmp_p
         assert sorted(ids) == list(range(MESSAGES)), logs()  # each once, none lost
         assert alive(worker.pid) and alive(beat.pid), logs()
         worker_text = worker_log.read_text(errors="replace")
+        assert "transport:   clinic.core.broker:AtomicFilesystemTransport" in worker_text
         for sign in ("JSONDecodeError", "does not decode", "Traceback", "Unrecoverable error"):
             assert sign not in worker_text, logs()
         # Beat's heartbeats went through the same folder and were run too.
