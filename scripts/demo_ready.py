@@ -1,8 +1,8 @@
 """Wait for the demo's web server to answer, print where to go, then stay out of the way.
 
-Runs as one of the demo's supervised processes so the URL is printed after the start-up noise
-of the others, not lost above it. It must not exit on its own: honcho stops everything when
-any one process ends.
+Runs as a one-shot program under the demo's supervisord (scripts/supervisord.demo.conf.in), so
+the URL is printed after the start-up noise of the others, not lost above it. It exits when it
+has printed; supervisord expects that and restarts nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ while True:
         pass
     if time.monotonic() > deadline:
         print(f"The web server did not answer at {health} within 120 s; see its log above.")
-        break
+        sys.exit(1)
     time.sleep(0.5)
 
 # The worker and beat print their banners at about the same time; let them go first.
@@ -40,8 +40,6 @@ print(
     "  Demo logins and their authenticator (TOTP) secrets: printed by seed_demo during set-up;\n"
     "  the current code of one: DEMO_MODE=true uv run python manage.py demo_totp USERNAME\n"
     f"  Emails the demo sends are files in {os.environ.get('DATA_DIR', 'var')}/outbox-mail/.\n"
-    "  Press Ctrl-C to stop the web server, the worker and beat together.\n",
+    "  A worker, beat or web server that stops is restarted; press Ctrl-C to stop them all.\n",
     flush=True,
 )
-while True:
-    time.sleep(3600)
