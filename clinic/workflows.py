@@ -158,7 +158,7 @@ def screening_evaluate(
                 "facts_not_confirmed",
                 RECONFIRM,
                 f"Not confirmed with the patient in the last {SCREENING_FACTS_MAX_AGE_DAYS} "
-                "days: " + ", ".join(s.label.lower() for s in stale) + ".",
+                "days: " + "; ".join(s.label for s in stale) + ".",
             )
         )
     return Screening(findings=found)
