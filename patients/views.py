@@ -121,7 +121,6 @@ def edit(request: HttpRequest, uuid: str) -> HttpResponse:
         request,
         "patients/edit.html",
         {"patient": patient, "form": form, "matches": matches, "back": _back_to(request, patient)},
-        status=400 if form.errors else 200,
     )
 
 
@@ -155,7 +154,6 @@ def screening_edit(request: HttpRequest, uuid: str) -> HttpResponse:
         request,
         "patients/screening_edit.html",
         {"patient": patient, "form": form, "rows": rows, "back": back},
-        status=400 if form.errors else 200,
     )
 
 

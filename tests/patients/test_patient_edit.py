@@ -136,7 +136,7 @@ def test_bad_input_is_refused_beside_its_field_and_nothing_changes(
 ):
     versions = patient.history.count()
     response = front_desk_client.post(edit_url(patient), contact_post(patient, **overrides))
-    assert response.status_code == 400
+    assert response.status_code == 200  # the form again, as registration answers
     errors = field_errors(response, field)
     assert errors and words.lower() in errors.lower(), errors
     assert patient.history.count() == versions
@@ -270,7 +270,7 @@ def test_confirming_again_moves_the_confirmation_and_adds_no_history_row(
 
 def test_bad_fitzpatrick_is_refused_beside_its_field(practitioner_client, patient):
     response = practitioner_client.post(screening_url(patient), {"fitzpatrick_type": "9"})
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "valid choice" in field_errors(response, "fitzpatrick_type")
     assert not patient.fact_confirmations.exists()
 
