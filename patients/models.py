@@ -86,15 +86,20 @@ class Patient(BaseModel):
     allergic_to_product_components = models.BooleanField(
         "allergic to exosome product components", default=False
     )
+    # Defaults in the database too: rows written by code that predates these facts (an older
+    # migration's data step, a worker still on the previous release) get "none recorded".
     current_medications = models.TextField(
         "current medications",
         blank=True,
+        default="",
+        db_default="",
         help_text="What the patient takes now (names and doses as told).",
     )
     on_anticoagulants = models.BooleanField("takes blood thinners", default=False)
     on_isotretinoin = models.BooleanField(
         "isotretinoin now or in the last 6 months",
         default=False,
+        db_default=False,
         help_text="Isotretinoin (e.g. Roaccutane) rules out microneedling and laser for 6 "
         "months after the last dose.",
     )
