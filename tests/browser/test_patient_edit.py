@@ -115,3 +115,38 @@ def test_front_desk_edits_details_then_a_pregnancy_fact_stops_the_session(
     assert not TreatmentSession.objects.exists()
     assert page.console_errors == []
     context.close()
+
+
+def test_facts_due_again_are_confirmed_from_the_session_form_and_it_comes_back(
+    page, clinic_a, practitioner_a
+):
+    """GIVEN a patient on isotretinoin whose facts were never confirmed
+    WHEN the practitioner opens "Log a session", follows "Confirm screening facts" and saves
+    THEN the facts are confirmed, the session form is back without the reminder, and
+    isotretinoin stops microneedling (a warning for topical use)."""
+    patient = PatientFactory(clinic=clinic_a, first_name="Jun", last_name="Seo")
+    patient.on_isotretinoin = True
+    patient.save()
+    playwright_login(page, page.base_url, practitioner_a)
+    log_url = reverse("clinical:session_new", kwargs={"uuid": patient.uuid})
+    page.goto(page.base_url + log_url)
+    reminder = page.locator("#screening-reconfirm")
+    expect(reminder).to_contain_text("Isotretinoin now or in the last 6 months")
+    shot(page, "session-log-facts-due")
+    page.get_by_label("Delivery method").select_option("topical")
+    findings = page.locator("#screening-findings")
+    expect(findings.locator('.alert-warning li[data-code="isotretinoin"]')).to_be_visible()
+    page.get_by_role("link", name="Confirm screening facts").click()
+    expect(page.get_by_role("heading", name="Screening facts: Jun Seo")).to_be_visible()
+    assert page.get_by_label(
+        "Isotretinoin (e.g. Roaccutane) now or in the last 6 months"
+    ).is_checked()
+    page.get_by_role("button", name="Save and confirm facts").click()
+
+    page.wait_for_url(lambda url: url.endswith(log_url))
+    expect(page.get_by_text("Screening facts confirmed; nothing changed.")).to_be_visible()
+    expect(page.locator("#screening-reconfirm")).to_have_count(0)
+    page.get_by_label("Delivery method").select_option("microneedling")
+    expect(findings.locator('.alert-error li[data-code="isotretinoin"]')).to_be_visible()
+    shot(page, "session-log-isotretinoin-hard-stop")
+    assert page.console_errors == []
