@@ -67,6 +67,8 @@ from patients.models import (
     Patient,
     PatientAccess,
     PersonalLink,
+    ScreeningFact,
+    ScreeningFactConfirmation,
     name_key,
     phone_key,
 )
@@ -456,12 +458,19 @@ AFTERCARE_TEXT = (
     "Report anything unusual: [personal link]"
 )
 
+DEMO_MEDICATIONS = [
+    "Oral contraceptive",
+    "Levothyroxine 50 mcg daily",
+    "Aspirin 100 mg daily",
+    "Cetirizine 10 mg as needed",
+]
+
 # Every model the seed writes, in insertion order (for the counts it prints).
 SEEDED_MODELS = [
     Clinic, ClinicClosure, CheckInPlanStep, User, Patient, PatientAccess, Product, ProductLot,
     SeriesTemplate, TreatmentSeries, Appointment, PersonalLink, TreatmentSession,
     SessionAddendum, CheckIn, OutboxMessage, Submission, ReactionReport, Assessment, Alarm,
-    LotSignal, CallTask, ClinicTermCode, Recall, RecallNotice,
+    LotSignal, CallTask, ClinicTermCode, Recall, RecallNotice, ScreeningFactConfirmation,
 ]  # fmt: skip
 
 
@@ -807,6 +816,9 @@ class Seeder:
             keloid_history=i == 8 or rng.random() < 0.05,
             autoimmune_disease=i == 9 or rng.random() < 0.05,
             pregnant_or_breastfeeding=i == 10 or rng.random() < 0.03,
+            # (No draw from `rng` here: the rest of the demo stays as it was.)
+            current_medications=DEMO_MEDICATIONS[i % len(DEMO_MEDICATIONS)] if i % 5 == 0 else "",
+            on_isotretinoin=i == 15,
             screening_notes=rng.choice(SCREENING_NOTES) if rng.random() < 0.3 else "",
             name_key=name_key(first, last),
             phone_key=phone_key(phone),
@@ -2154,6 +2166,31 @@ class Seeder:
         appointments = self.build_series()
         plans = self.build_sessions(appointments)
         self.build_followup(plans)
+        self.build_fact_confirmations()
+
+    def build_fact_confirmations(self) -> None:
+        """Most patients' screening facts confirmed lately, some too long ago to treat on
+        without asking again, a few never. Its own random source (drawn last), so the rest of
+        the demo is the same with or without it (`stamp` would draw the shared uuid source)."""
+        rng = random.Random("demo-screening-facts")
+        rows = []
+        for ctx in self.ctxs.values():
+            for patient in ctx.patients:
+                roll = rng.random()
+                if patient.entered_in_error or roll < 0.1:
+                    continue  # never confirmed
+                days = rng.randint(1, 80) if roll < 0.8 else rng.randint(100, 240)
+                at = self.now - timedelta(days=days, minutes=rng.randint(0, 600))
+                by = rng.choice(ctx.clinicians)
+                for fact in ScreeningFact:
+                    row = ScreeningFactConfirmation(
+                        patient=patient, fact=fact.value, confirmed_at=at, confirmed_by=by
+                    )
+                    row.uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
+                    row.created_at = row.updated_at = row._history_date = at
+                    row._history_user = by
+                    rows.append(row)
+        self.insert(ScreeningFactConfirmation, rows)
 
 
 @dataclass

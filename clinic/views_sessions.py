@@ -8,6 +8,7 @@ services and put their errors next to the field they name.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -15,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -34,6 +36,7 @@ from clinic.workflows import (
 )
 from patients.messages import emergency_words, format_date, message_language
 from patients.models import Patient
+from patients.selectors import patient_history
 from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, PROCEDURE_WORDS, session_link_url
 from treatments.forms_booking import ClearHoldForm
@@ -84,13 +87,29 @@ def _session(request: HttpRequest, uuid: Any) -> TreatmentSession:
 # --- the chart -----------------------------------------------------------------------------
 
 
+def _cursor(request: HttpRequest, name: str) -> datetime | None:
+    """A keyset cursor (an aware time, never patient data) from the query string; a bad or
+    missing one means the first page."""
+    try:
+        moment = parse_datetime(request.GET.get(name, ""))
+    except ValueError:
+        return None
+    return moment if moment is not None and timezone.is_aware(moment) else None
+
+
 @clinical
 def chart(request: HttpRequest, uuid: Any) -> HttpResponse:
     patient = _patient(request, uuid)
+    history, older = patient_history(patient=patient, before=_cursor(request, "history_before"))
     return render(
         request,
         "clinic/chart.html",
-        {"chart": patient_chart(patient=patient, user=request.user), "patient": patient},
+        {
+            "chart": patient_chart(patient=patient, user=request.user),
+            "patient": patient,
+            "history": history,
+            "history_older": older.isoformat() if older else None,
+        },
     )
 
 

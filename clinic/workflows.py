@@ -18,7 +18,8 @@ from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import CLINICAL_ROLES, Membership
 from patients import outbox
 from patients.links import link_issue
-from patients.models import LinkPurpose, MessageKind, Patient
+from patients.models import SCREENING_FACTS_MAX_AGE_DAYS, LinkPurpose, MessageKind, Patient
+from patients.selectors import screening_facts_stale
 from treatments import services as treatment_services
 from treatments.checkins import checkins_plan
 from treatments.models import (
@@ -31,6 +32,11 @@ from treatments.models import (
 
 HARD_STOP = "hard_stop"
 WARNING = "warning"
+# Facts on the record not confirmed within SCREENING_FACTS_MAX_AGE_DAYS: shown on the screening
+# step with the way to confirm them, and kept in the session's screening record.
+RECONFIRM = "reconfirm"
+# Isotretinoin within 6 months rules these out (poor healing, scarring).
+ISOTRETINOIN_STOPS = (DeliveryMethod.MICRONEEDLING, DeliveryMethod.LASER)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ class Screening:
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.level == WARNING]
 
+    @property
+    def reconfirm(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == RECONFIRM]
+
     def as_record(self, answers: dict[str, bool]) -> dict:
         return {
             "answers": answers,
@@ -75,7 +85,8 @@ def screening_evaluate(
     """PRODUCT.md's contraindications against the patient's facts and today's answers.
 
     Hard stops block the session unless overridden with a written reason; warnings must be
-    acknowledged.
+    acknowledged; facts on the record not confirmed with the patient lately are listed to be
+    confirmed again (RECONFIRM), and the session's screening record keeps that finding.
     """
     found: list[Finding] = []
     if answers.get("active_infection"):
@@ -105,6 +116,24 @@ def screening_evaluate(
                 "A reaction from an earlier session is not resolved.",
             )
         )
+    if patient.on_isotretinoin:
+        if delivery_method in ISOTRETINOIN_STOPS:
+            found.append(
+                Finding(
+                    "isotretinoin",
+                    HARD_STOP,
+                    "Isotretinoin in the last 6 months: no microneedling or laser (poor "
+                    "healing and scarring).",
+                )
+            )
+        else:
+            found.append(
+                Finding(
+                    "isotretinoin",
+                    WARNING,
+                    "Isotretinoin in the last 6 months: microneedling and laser are ruled out.",
+                )
+            )
     if patient.on_anticoagulants or answers.get("anticoagulants"):
         found.append(
             Finding("anticoagulants", WARNING, "Takes blood thinners: more bruising is likely.")
@@ -120,6 +149,16 @@ def screening_evaluate(
                 WARNING,
                 f"Fitzpatrick type {patient.get_fitzpatrick_type_display()} with laser: "
                 "higher risk of pigment change.",
+            )
+        )
+    stale = screening_facts_stale(patient=patient)
+    if stale:
+        found.append(
+            Finding(
+                "facts_not_confirmed",
+                RECONFIRM,
+                f"Not confirmed with the patient in the last {SCREENING_FACTS_MAX_AGE_DAYS} "
+                "days: " + "; ".join(s.label for s in stale) + ".",
             )
         )
     return Screening(findings=found)

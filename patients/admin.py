@@ -11,7 +11,14 @@ from typing import Any
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import CallTask, OutboxMessage, Patient, PatientAccess, PersonalLink
+from .models import (
+    CallTask,
+    OutboxMessage,
+    Patient,
+    PatientAccess,
+    PersonalLink,
+    ScreeningFactConfirmation,
+)
 
 AUDIT_FIELDS = ("uuid", "created_at", "updated_at")
 
@@ -42,6 +49,7 @@ class PatientAdmin(NeverDeleteMixin, SimpleHistoryAdmin):
         "language",
         "fitzpatrick_type",
         "on_anticoagulants",
+        "on_isotretinoin",
         "keloid_history",
         "autoimmune_disease",
         "pregnant_or_breastfeeding",
@@ -51,6 +59,19 @@ class PatientAdmin(NeverDeleteMixin, SimpleHistoryAdmin):
     list_select_related = ["clinic"]
     readonly_fields = [*AUDIT_FIELDS, "name_key", "phone_key", "consent_recorded_at"]
     date_hierarchy = "created_at"
+
+
+@admin.register(ScreeningFactConfirmation)
+class ScreeningFactConfirmationAdmin(NeverDeleteMixin, SimpleHistoryAdmin):
+    """Who last confirmed each screening fact. Written by the screening form and the API."""
+
+    list_display = ["patient", "fact", "confirmed_at", "confirmed_by"]
+    list_filter = ["fact", "patient__clinic"]
+    search_fields = ["patient__last_name", "patient__first_name", "confirmed_by__username"]
+    list_select_related = ["patient", "confirmed_by"]
+    raw_id_fields = ["patient", "confirmed_by"]
+    readonly_fields = [*AUDIT_FIELDS]
+    date_hierarchy = "confirmed_at"
 
 
 @admin.register(PatientAccess)

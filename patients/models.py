@@ -21,7 +21,7 @@ from simple_history.models import HistoricalRecords
 
 from clinic.core.audit import AuditedQuerySet
 from clinic.core.dates import DATE_OF_BIRTH
-from clinic.core.models import BaseModel, Clinic, Language, choices_check
+from clinic.core.models import CLINICAL_ROLES, BaseModel, Clinic, Language, choices_check
 
 # The duplicate-detection keys, importable from here as before.
 from .normalise import name_key as name_key
@@ -86,7 +86,23 @@ class Patient(BaseModel):
     allergic_to_product_components = models.BooleanField(
         "allergic to exosome product components", default=False
     )
+    # Defaults in the database too: rows written by code that predates these facts (an older
+    # migration's data step, a worker still on the previous release) get "none recorded".
+    current_medications = models.TextField(
+        "current medications",
+        blank=True,
+        default="",
+        db_default="",
+        help_text="What the patient takes now (names and doses as told).",
+    )
     on_anticoagulants = models.BooleanField("takes blood thinners", default=False)
+    on_isotretinoin = models.BooleanField(
+        "isotretinoin now or in the last 6 months",
+        default=False,
+        db_default=False,
+        help_text="Isotretinoin (e.g. Roaccutane) rules out microneedling and laser for 6 "
+        "months after the last dose.",
+    )
     keloid_history = models.BooleanField("history of keloids", default=False)
     autoimmune_disease = models.BooleanField(default=False)
     pregnant_or_breastfeeding = models.BooleanField(default=False)
@@ -170,6 +186,70 @@ class Patient(BaseModel):
         if channel == Channel.EMAIL:
             return bool(self.email) and self.email_bounced_at is None
         return bool(self.phone) and self.sms_stopped_at is None
+
+
+# Screening facts older than this must be confirmed again before a session (a later issue makes
+# it a clinic setting). Never confirmed counts as older.
+SCREENING_FACTS_MAX_AGE_DAYS = 90
+
+
+class ScreeningFact(models.TextChoices):
+    """The screening facts a clinician confirms one by one (the Patient field of each)."""
+
+    FITZPATRICK_TYPE = "fitzpatrick_type", "Fitzpatrick type"
+    ALLERGIES = "allergies", "Known allergies"
+    ALLERGIC_TO_PRODUCT_COMPONENTS = (
+        "allergic_to_product_components",
+        "Allergic to exosome product components",
+    )
+    CURRENT_MEDICATIONS = "current_medications", "Current medications"
+    ON_ANTICOAGULANTS = "on_anticoagulants", "Takes blood thinners"
+    ON_ISOTRETINOIN = "on_isotretinoin", "Isotretinoin now or in the last 6 months"
+    KELOID_HISTORY = "keloid_history", "History of keloids"
+    AUTOIMMUNE_DISEASE = "autoimmune_disease", "Autoimmune disease"
+    PREGNANT_OR_BREASTFEEDING = "pregnant_or_breastfeeding", "Pregnant or breastfeeding"
+
+
+class ScreeningFactConfirmation(BaseModel):
+    """When a clinician last confirmed one screening fact of a patient, and who.
+
+    One row per (patient, fact), updated in place each time the fact is confirmed: the latest
+    confirmation is what screening judges (`SCREENING_FACTS_MAX_AGE_DAYS`), and the row's own
+    history keeps the earlier ones. A table rather than two columns per fact on Patient, so
+    that confirming facts that did not change writes no Patient history row: the patient's
+    history lists only real changes of the record, and a repeated save adds nothing to it.
+    """
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="fact_confirmations"
+    )
+    fact = models.CharField(max_length=40, choices=ScreeningFact.choices)
+    confirmed_at = models.DateTimeField()
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    history = HistoricalRecords()
+    objects = AuditedQuerySet.as_manager()
+    clinic_path: ClassVar[str] = "patient__clinic"
+    read_roles: ClassVar[frozenset[str]] = CLINICAL_ROLES
+    never_delete: ClassVar[bool] = True
+
+    class Meta:
+        verbose_name = "screening fact confirmation"
+        verbose_name_plural = "screening fact confirmations"
+        constraints = [
+            choices_check("fact", ScreeningFact, "screening_fact_valid"),
+            models.UniqueConstraint(
+                fields=["patient", "fact"],
+                name="screening_fact_confirmed_once_per_patient",
+                violation_error_message="This fact already has its confirmation row.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.confirmed_at:%Y-%m-%d}"
+        return f"{self.get_fact_display()} of patient {self.patient_id} confirmed {when}"
 
 
 class PatientAccess(models.Model):

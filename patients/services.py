@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,15 @@ from clinic.core.exceptions import Conflict, NotAllowed, RuleViolation
 from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import CLINICAL_ROLES, Clinic
 
-from .models import CallState, CallTask, Channel, Patient, PatientAccess
+from .models import (
+    CallState,
+    CallTask,
+    Channel,
+    Patient,
+    PatientAccess,
+    ScreeningFact,
+    ScreeningFactConfirmation,
+)
 from .normalise import InvalidPhone, phone_e164
 from .selectors import patient_likely_duplicates
 
@@ -117,25 +126,51 @@ SCREENING_FIELDS = frozenset(
         "fitzpatrick_type",
         "allergies",
         "allergic_to_product_components",
+        "current_medications",
         "on_anticoagulants",
+        "on_isotretinoin",
         "keloid_history",
         "autoimmune_disease",
         "pregnant_or_breastfeeding",
         "screening_notes",
     }
 )
-_STRIPPED = frozenset({"first_name", "last_name", "email", "phone", "allergies", "screening_notes"})
+_STRIPPED = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "allergies",
+        "current_medications",
+        "screening_notes",
+    }
+)
+# A change of these may make the record look like another patient's (the registration check).
+_IDENTITY_FIELDS = frozenset({"first_name", "last_name", "date_of_birth", "email", "phone"})
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, user: Any, changes: dict[str, Any]) -> Patient:
+def patient_update(
+    *,
+    patient: Patient,
+    user: Any,
+    changes: dict[str, Any],
+    check_duplicates: bool = False,
+) -> Patient:
     """Change some of `patient`'s identity, contact, consent or screening facts.
 
     Only the fields in `changes` change; the previous version stays in the record's history
-    (django-simple-history, with `user`). Screening facts need a clinical role at the
-    patient's clinic. Withdrawing consent clears when it was recorded; giving it again
-    records the new time. A phone number given is stored in E.164 (an invalid one is
-    refused on the phone field). Refuses an edit of a record entered in error.
+    (django-simple-history, with `user`). A save that changes nothing writes no history row,
+    so a repeated submit leaves one row, not two. Screening facts need a clinical role at the
+    patient's clinic; every screening fact given is confirmed by `user` now, changed or not
+    (the clinician looked at it: `screening_facts_confirm`). Withdrawing consent clears when
+    it was recorded; giving it again records the new time. A phone number given is stored in
+    E.164 (an invalid one is refused on the phone field). With `check_duplicates`, a change
+    of name, birth date, phone or email that makes the record look like another patient's is
+    refused with DuplicateSuspected (as on registration) until the caller saves anyway.
+    Refuses an edit of a record entered in error. The returned patient's `changed_fields`
+    lists what changed.
     """
     unknown = set(changes) - CONTACT_FIELDS - SCREENING_FIELDS
     if unknown:
@@ -149,13 +184,15 @@ def patient_update(*, patient: Patient, user: Any, changes: dict[str, Any]) -> P
     )
     if patient.entered_in_error:
         raise RuleViolation("This record was entered in error; it cannot be edited.")
+    before = {name: getattr(patient, name) for name in changes}
     for name, value in changes.items():
         if name in _STRIPPED and isinstance(value, str):
             value = value.strip()
         if name == "phone":
             value = _phone_e164(value or "", clinic=patient.clinic)
         setattr(patient, name, value)
-    if "consent_to_contact" in changes and not patient.consent_to_contact:
+    changed = [name for name in changes if getattr(patient, name) != before[name]]
+    if "consent_to_contact" in changed and not patient.consent_to_contact:
         patient.consent_recorded_at = None
     # The same words as the registration form, on the field to fix.
     if patient.preferred_channel == Channel.EMAIL and not patient.email:
@@ -163,9 +200,62 @@ def patient_update(*, patient: Patient, user: Any, changes: dict[str, Any]) -> P
     if patient.preferred_channel == Channel.SMS and not patient.phone:
         raise RuleViolation("SMS is the preferred channel: give a mobile number.", field="phone")
     patient.full_clean(exclude=["name_key", "phone_key"])
-    patient._history_user = user  # type: ignore[attr-defined]
-    patient.save()
+    if check_duplicates and _IDENTITY_FIELDS & set(changed):
+        _refuse_if_duplicate(patient)
+    if changed:
+        patient._history_user = user  # type: ignore[attr-defined]
+        patient.save()
+    facts = [name for name in changes if name in ScreeningFact.values]
+    if facts:
+        _confirm(patient=patient, user=user, facts=facts)
+    patient.changed_fields = changed  # type: ignore[attr-defined]
     return patient
+
+
+def _refuse_if_duplicate(patient: Patient) -> None:
+    matches = list(
+        patient_likely_duplicates(
+            clinic=patient.clinic,
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            date_of_birth=patient.date_of_birth,
+            phone=patient.phone,
+            email=patient.email,
+        ).exclude(pk=patient.pk)[:10]
+    )
+    if matches:
+        raise DuplicateSuspected(
+            "With these details the record looks like another patient's. Check the records "
+            "below; save anyway if this is a different person.",
+            matches=matches,
+        )
+
+
+@transaction.atomic
+def screening_facts_confirm(*, patient: Patient, user: Any, facts: Iterable[str]) -> None:
+    """Record that `user` (a clinician of the patient's clinic) confirmed `facts` of
+    `patient` with the patient now, unchanged. Each fact keeps one confirmation row, moved
+    to now; its history keeps the earlier confirmations."""
+    facts = list(facts)
+    unknown = set(facts) - set(ScreeningFact.values)
+    if unknown:
+        raise RuleViolation("This is not a screening fact.", field=sorted(unknown)[0])
+    if not (user.roles_at(patient.clinic) & CLINICAL_ROLES):
+        raise NotAllowed("Only clinicians may confirm screening facts.")
+    # The patient's row lock orders confirmations of one patient (one row per fact).
+    patient = Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
+    _confirm(patient=patient, user=user, facts=facts)
+
+
+def _confirm(*, patient: Patient, user: Any, facts: list[str]) -> None:
+    now = timezone.now()
+    rows = {c.fact: c for c in patient.fact_confirmations.filter(fact__in=facts)}
+    for fact in facts:
+        row = rows.get(fact) or ScreeningFactConfirmation(patient=patient, fact=fact)
+        row.confirmed_at = now
+        row.confirmed_by = user
+        row._history_user = user  # type: ignore[attr-defined]
+        row.save()
 
 
 def patient_access_log(*, patient: Patient, user: Any, action: str) -> None:

@@ -195,6 +195,8 @@ from patients.models import (  # noqa: E402
     OutboxMessage,
     Patient,
     PersonalLink,
+    ScreeningFact,
+    ScreeningFactConfirmation,
 )
 from treatments.models import (  # noqa: E402
     Appointment,
@@ -316,6 +318,18 @@ class PatientFactory(factory.django.DjangoModelFactory):
     consent_to_contact = True
     language = Language.EN
     fitzpatrick_type = Fitzpatrick.III
+
+
+class ScreeningFactConfirmationFactory(factory.django.DjangoModelFactory):
+    """A screening fact confirmed now (pass `confirmed_at` for an older one)."""
+
+    class Meta:
+        model = ScreeningFactConfirmation
+
+    patient = factory.SubFactory(PatientFactory)
+    fact = ScreeningFact.PREGNANT_OR_BREASTFEEDING
+    confirmed_at = factory.LazyFunction(timezone.now)
+    confirmed_by = factory.SubFactory(UserFactory)
 
 
 class PersonalLinkFactory(factory.django.DjangoModelFactory):

@@ -19,7 +19,9 @@ class ScreeningFactsSerializer(serializers.ModelSerializer):
             "fitzpatrick_type",
             "allergies",
             "allergic_to_product_components",
+            "current_medications",
             "on_anticoagulants",
+            "on_isotretinoin",
             "keloid_history",
             "autoimmune_disease",
             "pregnant_or_breastfeeding",
@@ -88,7 +90,8 @@ class PatientRegisterSerializer(ClinicChoiceMixin, serializers.Serializer):
 class PatientUpdateSerializer(serializers.Serializer):
     """Input of a PATCH (patients.services.patient_update): send only what changes.
 
-    Screening facts are for clinicians of the patient's clinic; the front desk gets 403."""
+    Screening facts are for clinicians of the patient's clinic; the front desk gets 403. Each
+    screening fact sent is confirmed by the caller now, changed or not."""
 
     first_name = serializers.CharField(max_length=100, required=False)
     last_name = serializers.CharField(max_length=100, required=False)
@@ -103,7 +106,11 @@ class PatientUpdateSerializer(serializers.Serializer):
     )
     allergies = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     allergic_to_product_components = serializers.BooleanField(required=False)
+    current_medications = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     on_anticoagulants = serializers.BooleanField(required=False)
+    on_isotretinoin = serializers.BooleanField(
+        required=False, help_text="Isotretinoin now or in the last 6 months."
+    )
     keloid_history = serializers.BooleanField(required=False)
     autoimmune_disease = serializers.BooleanField(required=False)
     pregnant_or_breastfeeding = serializers.BooleanField(required=False)

@@ -117,3 +117,42 @@ def test_put_is_not_offered(practitioner_client, clinic_a):
         f"/api/v1/patients/{patient.uuid}/", {}, content_type="application/json"
     )
     assert response.status_code == 405
+
+
+def test_a_practitioner_records_current_medications_and_isotretinoin_and_confirms_them(
+    practitioner_client, practitioner_a, clinic_a
+):
+    patient = PatientFactory(clinic=clinic_a)
+    response = _patch(
+        practitioner_client,
+        patient,
+        {"current_medications": " Isotretinoin 20 mg daily ", "on_isotretinoin": True},
+    )
+    assert response.status_code == 200, response.json()
+    screening = response.json()["screening"]
+    assert screening["current_medications"] == "Isotretinoin 20 mg daily"
+    assert screening["on_isotretinoin"] is True
+    # The facts sent are confirmed by the caller; the others are not.
+    confirmed = {c.fact: c.confirmed_by for c in patient.fact_confirmations.all()}
+    assert confirmed == {"current_medications": practitioner_a, "on_isotretinoin": practitioner_a}
+
+
+def test_the_front_desk_reads_no_new_facts_and_may_not_set_them(front_desk_client, clinic_a):
+    patient = PatientFactory(clinic=clinic_a, current_medications="Warfarin")
+    assert _patch(front_desk_client, patient, {"on_isotretinoin": True}).status_code == 403
+    assert _patch(front_desk_client, patient, {"current_medications": ""}).status_code == 403
+    body = front_desk_client.get(f"/api/v1/patients/{patient.uuid}/").json()
+    assert body["screening"] is None and "Warfarin" not in str(body)
+    patient.refresh_from_db()
+    assert patient.on_isotretinoin is False and patient.current_medications == "Warfarin"
+    assert not patient.fact_confirmations.exists()
+
+
+def test_a_patch_that_changes_nothing_adds_no_history_row(practitioner_client, clinic_a):
+    patient = PatientFactory(clinic=clinic_a)
+    first = _patch(practitioner_client, patient, {"on_isotretinoin": True, "language": "ko"})
+    assert first.status_code == 200
+    versions = patient.history.count()
+    again = _patch(practitioner_client, patient, {"on_isotretinoin": True, "language": "ko"})
+    assert again.status_code == 200
+    assert patient.history.count() == versions

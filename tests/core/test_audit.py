@@ -16,7 +16,7 @@ from simple_history.models import HistoricalRecords
 from adverse_events.models import Assessment, ReactionReport, Submission
 from clinic.core.exceptions import RuleViolation
 from clinic.core.models import User
-from patients.models import Patient
+from patients.models import Patient, ScreeningFactConfirmation
 from tests.factories import (
     AssessmentFactory,
     ClinicFactory,
@@ -26,6 +26,7 @@ from tests.factories import (
     ReactionReportFactory,
     RecallFactory,
     RecallNoticeFactory,
+    ScreeningFactConfirmationFactory,
     SubmissionFactory,
     TreatmentSessionFactory,
     UserFactory,
@@ -225,6 +226,7 @@ NEVER_DELETED = [
     (Assessment, AssessmentFactory),
     (Recall, RecallFactory),
     (RecallNotice, RecallNoticeFactory),
+    (ScreeningFactConfirmation, ScreeningFactConfirmationFactory),
 ]
 
 

@@ -24,7 +24,13 @@ from adverse_events.models import (
     SubmissionPhoto,
 )
 from clinic.core.models import CheckInPlanStep, Clinic, ClinicClosure, Role, User
-from patients.models import CallTask, OutboxMessage, Patient, PersonalLink
+from patients.models import (
+    CallTask,
+    OutboxMessage,
+    Patient,
+    PersonalLink,
+    ScreeningFactConfirmation,
+)
 from tests import factories as f
 from treatments.models import (
     Appointment,
@@ -46,6 +52,7 @@ FRONT_DESK_READS: dict[type[models.Model], bool] = {
     ClinicClosure: True,
     CheckInPlanStep: True,
     Patient: True,
+    ScreeningFactConfirmation: False,
     PersonalLink: True,
     OutboxMessage: True,
     CallTask: True,
@@ -79,6 +86,7 @@ def _populate(clinic: Clinic) -> None:
     f.ClinicClosureFactory(clinic=clinic)
     f.CheckInPlanStepFactory(clinic=clinic)
     f.PersonalLinkFactory(patient__clinic=clinic)
+    f.ScreeningFactConfirmationFactory(patient__clinic=clinic)
     f.OutboxMessageFactory(clinic=clinic)
     f.CallTaskFactory(clinic=clinic)
     f.SeriesTemplateFactory(clinic=clinic)

@@ -140,6 +140,8 @@ def _treatments_recall(world: MatrixWorld) -> dict[str, Any]:
 
 
 @url_kwargs("patients:detail")
+@url_kwargs("patients:edit")
+@url_kwargs("patients:screening_edit")
 def _patient_detail(world: MatrixWorld) -> dict[str, Any]:
     return {"uuid": _sample_patient(world).uuid}
 
