@@ -24,11 +24,12 @@ from adverse_events.views import clinic_numbers
 from clinic.core.access import staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
-from clinic.core.models import CLINICAL_ROLES
+from clinic.core.models import ARCHIVE_ROLES, CLINICAL_ROLES
 from clinic.core.otp import qr_svg
 from clinic.workflows import held_appointment_today, screening_evaluate, session_log
 from patients.messages import emergency_words, format_date, message_language
 from patients.models import Patient
+from patients.services import ARCHIVED_REFUSAL
 from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, PROCEDURE_WORDS, session_link_url
 from treatments.forms_booking import ClearHoldForm
@@ -66,7 +67,7 @@ SESSION_ALREADY_SUBMITTED = gettext_lazy(
 
 
 def _patient(request: HttpRequest, uuid: Any) -> Patient:
-    patients = Patient.objects.select_related("clinic")
+    patients = Patient.objects.select_related("clinic", "archived_by")
     return visible_or_404(patients, request, uuid, roles=CLINICAL_ROLES)
 
 
@@ -83,7 +84,11 @@ def chart(request: HttpRequest, uuid: Any) -> HttpResponse:
     return render(
         request,
         "clinic/chart.html",
-        {"chart": patient_chart(patient=patient, user=request.user), "patient": patient},
+        {
+            "chart": patient_chart(patient=patient, user=request.user),
+            "patient": patient,
+            "can_archive": bool(request.user.roles_at(patient.clinic) & ARCHIVE_ROLES),
+        },
     )
 
 
@@ -136,6 +141,9 @@ def _clear_hold(request: HttpRequest, appointment: Appointment, form: ClearHoldF
 
 
 def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | None) -> Any:
+    if patient.archived_at is not None:
+        messages.error(request, ARCHIVED_REFUSAL)
+        return redirect("clinical:chart", uuid=patient.uuid)
     data = request.POST if request.method == "POST" else None
     hold_form = ClearHoldForm(prefix=HOLD_PREFIX)
     if data is not None and appointment is not None and "clear_hold" in data:

@@ -19,6 +19,7 @@ from clinic.core.models import CLINICAL_ROLES, Membership
 from patients import outbox
 from patients.links import link_issue
 from patients.models import LinkPurpose, MessageKind, Patient
+from patients.services import patient_refuse_if_archived
 from treatments import services as treatment_services
 from treatments.checkins import checkins_plan
 from treatments.models import (
@@ -247,6 +248,7 @@ def session_log(
         raise NotAllowed("Only a practitioner of this clinic can log a session.")
     if lot.product.clinic_id != clinic.pk:
         raise RuleViolation("This lot belongs to another clinic.", field="lot")
+    patient_refuse_if_archived(patient, field=None)
     # Before screening and stock: a repeat of this form must not take the lot's last vial
     # (nor be refused because the first one completed the appointment).
     earlier = form_token_claim(token=form_token, model=TreatmentSession, clinic=clinic)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.core.access import staff_required, visible, visible_or_404
 from clinic.core.exceptions import ClinicError
-from clinic.core.models import Clinic
+from clinic.core.models import ARCHIVE_ROLES, CLINICAL_ROLES, Clinic
 
 from . import selectors, services
 from .forms import CallDoneForm, PatientRegistrationForm, PatientSearchForm, attach_error
@@ -56,9 +56,19 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
-    patient = visible_or_404(Patient.objects.select_related("clinic"), request, uuid)
+    patient = visible_or_404(Patient.objects.select_related("clinic", "archived_by"), request, uuid)
     services.patient_access_log(patient=patient, user=request.user, action="view")
-    return render(request, "patients/detail.html", {"patient": patient})
+    roles = request.user.roles_at(patient.clinic)
+    return render(
+        request,
+        "patients/detail.html",
+        {
+            "patient": patient,
+            # The chart for clinical roles; archiving for the front desk and practitioners.
+            "can_chart": bool(roles & CLINICAL_ROLES),
+            "can_archive": bool(roles & ARCHIVE_ROLES),
+        },
+    )
 
 
 def _calls_page(request: HttpRequest, *, failed: CallTask | None = None, form=None) -> HttpResponse:

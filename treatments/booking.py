@@ -31,6 +31,7 @@ from clinic.core.models import BOOKABLE_ROLES, CLINICAL_ROLES, Clinic, ClinicClo
 from patients import outbox
 from patients.messages import format_datetime, render_message
 from patients.models import Channel, MessageKind, MessageState, OutboxMessage, Patient
+from patients.services import patient_refuse_if_archived
 
 from .models import (
     LIVE_APPOINTMENT_STATUSES,
@@ -365,6 +366,7 @@ def series_book(
         raise NotAllowed("Choose a practitioner of this clinic.", field="practitioner")
     if patient.entered_in_error:
         raise RuleViolation("This patient record was entered in error.", field="patient")
+    patient_refuse_if_archived(patient)
     if len(starts) != template.sessions_planned:
         raise RuleViolation(
             f"{template.name} has {template.sessions_planned} sessions; "
