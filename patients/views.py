@@ -1,4 +1,5 @@
-"""Front-desk pages: register (with the duplicate check), search, a patient's page, calls."""
+"""Front-desk pages: register (with the duplicate check), a patient's page, calls. (The patient
+list and search is a top-floor page: clinic/views_patients.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from clinic.core.exceptions import ClinicError
 from clinic.core.models import ARCHIVE_ROLES, CLINICAL_ROLES, Clinic
 
 from . import selectors, services
-from .forms import CallDoneForm, PatientRegistrationForm, PatientSearchForm, attach_error
+from .forms import CallDoneForm, PatientRegistrationForm, attach_error
 from .models import CallTask, Patient
 
 
@@ -42,16 +43,6 @@ def register(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"{patient} is registered.")
             return redirect("patients:detail", uuid=patient.uuid)
     return render(request, "patients/register.html", {"form": form, "matches": matches})
-
-
-@staff_required
-def search(request: HttpRequest) -> HttpResponse:
-    # Search terms travel in the POST body only: patient data never goes in a URL.
-    form = PatientSearchForm(request.POST if request.method == "POST" else None)
-    results = None
-    if request.method == "POST" and form.is_valid():
-        results = list(selectors.patient_search(user=request.user, **form.cleaned_data))
-    return render(request, "patients/search.html", {"form": form, "results": results})
 
 
 @staff_required

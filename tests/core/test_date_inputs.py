@@ -347,14 +347,6 @@ INPUTS: dict[str, DateInput] = {
         tuple(DATES),
         _register,
     ),
-    "search: date of birth": DateInput(
-        ("patients.forms.PatientSearchForm.date_of_birth",),
-        "front_desk",
-        "date_of_birth",
-        tuple(DATES),
-        lambda w, c, v: c.post(reverse("patients:search"), {"date_of_birth": v}),
-        required=False,
-    ),
     "book: first date": DateInput(
         ("treatments.forms_booking.BookingForm.first_date",),
         "front_desk",
