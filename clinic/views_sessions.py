@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from adverse_events.views import clinic_numbers
-from clinic.core.access import staff_required, visible_or_404
+from clinic.core.access import held_roles, staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import ARCHIVE_ROLES, CLINICAL_ROLES
@@ -87,7 +87,9 @@ def chart(request: HttpRequest, uuid: Any) -> HttpResponse:
         {
             "chart": patient_chart(patient=patient, user=request.user),
             "patient": patient,
-            "can_archive": bool(request.user.roles_at(patient.clinic) & ARCHIVE_ROLES),
+            # The roles already read for the page guard (no query); the archive page checks
+            # the role at the patient's clinic.
+            "can_archive": bool(held_roles(request) & ARCHIVE_ROLES),
         },
     )
 

@@ -109,7 +109,11 @@ class Patient(BaseModel):
     archived_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    archived_reason = models.TextField("reason for archiving", blank=True)
+    # A database default too: rows written by older code (a data migration's historical
+    # models) leave it out.
+    archived_reason = models.TextField(
+        "reason for archiving", blank=True, default="", db_default=""
+    )
 
     history = HistoricalRecords()
     objects = PatientQuerySet.as_manager()

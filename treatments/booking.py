@@ -445,9 +445,10 @@ def appointment_reschedule(
     _serialize_bookings_of(appointment.practitioner_id)
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
-        .select_related("clinic", "practitioner", "series__template")
+        .select_related("clinic", "practitioner", "series__template", "patient")
         .get(pk=appointment.pk)
     )
+    patient_refuse_if_archived(appointment.patient, field="starts_at")
     if appointment.status != AppointmentStatus.BOOKED:
         raise RuleViolation(
             f"Only a booked appointment can be moved; this one is "

@@ -227,3 +227,17 @@ def test_the_chart_shows_the_banner_and_refuses_a_new_session(booked, client_as,
         reverse("treatments:book", kwargs={"patient": patient.uuid}), follow=True
     )
     assert "This patient is archived" in booking_page.content.decode()
+
+
+def test_an_appointment_left_from_earlier_today_cannot_be_moved_after_the_archive(
+    booked, front_desk_a, practitioner_a, clock
+):
+    patient, appointments, _ = booked
+    clock.move_to(datetime(2026, 3, 9, 11, 0, tzinfo=SEOUL))  # the first one began at 10:00
+    patient_archive(patient=patient, by=front_desk_a, reason="Moved away")
+    first = Appointment.objects.get(pk=appointments[0].pk)
+    assert first.status == AppointmentStatus.BOOKED  # not in the future: left as it was
+    with pytest.raises(RuleViolation, match="This patient is archived"):
+        booking.appointment_reschedule(
+            appointment=first, starts_at=datetime(2026, 3, 10, 10, 0, tzinfo=SEOUL)
+        )
