@@ -219,3 +219,32 @@ def test_the_list_costs_the_same_queries_at_any_size(client_as, practitioner_a, 
         grow,
         expected=10,
     )
+
+
+@pytest.mark.parametrize("sort", ["name", "last_visit"])
+def test_walking_the_pages_both_ways_shows_every_patient_once(sort, practitioner_a, clinic_a):
+    """Ties (same name, never seen) are broken by the row key, so no row is skipped or shown
+    twice, forwards or back."""
+    from clinic.patient_list import patient_list_page
+
+    for i in range(17):
+        patient = PatientFactory(clinic=clinic_a, last_name="Lee" if i % 2 else "Park")
+        if i % 3 == 0:
+            TreatmentSessionFactory(
+                patient=patient, performed_at=timezone.now() - timedelta(days=i % 6)
+            )
+    pages, after = [], None
+    while True:
+        page = patient_list_page(user=practitioner_a, sort=sort, after=after, page_size=5)
+        pages.append([p.pk for p in page.rows])
+        if page.next_after is None:
+            break
+        after = page.next_after
+    seen = [pk for rows in pages for pk in rows]
+    assert len(seen) == len(set(seen)) == 17 and [len(p) for p in pages] == [5, 5, 5, 2]
+    before = page.previous_before
+    for expected in reversed(pages[:-1]):
+        back = patient_list_page(user=practitioner_a, sort=sort, before=before, page_size=5)
+        assert [p.pk for p in back.rows] == expected
+        before = back.previous_before
+    assert before is None
