@@ -25,7 +25,7 @@ from .patient_list import Archived, Sort, patient_list_page
 
 class PatientListForm(AccessibleErrorsMixin, forms.Form):
     q = forms.CharField(
-        label="Name, phone, date of birth or reference",
+        label="Name, phone, birth date or reference",
         max_length=100,
         required=False,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),

@@ -121,8 +121,12 @@ def patient_query(q: str, *, countries: Iterable[str]) -> PatientQuery | None:
     if reference is not None or phone is not None:
         understood = ("reference",) if reference is not None else ()
         understood += ("phone number",) if phone is not None else ()
-        match = reduce(operator.or_, [m for m in (reference, phone) if m is not None])
-        return PatientQuery(match, understood)
+        matches = [m for m in (reference, phone) if m is not None]
+        if text.isalpha():
+            # "Fabeccad" is a reference and could be a name.
+            matches.append(Q(name_key__contains=name_part(text)))
+            understood = ("name", *understood)
+        return PatientQuery(reduce(operator.or_, matches), understood)
     match, understood = Q(), []
     for word in text.split():
         day = _date_of_birth(word, countries)

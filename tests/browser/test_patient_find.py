@@ -27,7 +27,7 @@ def _shot(page, name: str) -> None:
 
 
 def _header_search(page, typed: str) -> None:
-    box = page.get_by_role("searchbox", name="Find a patient by name, phone")
+    box = page.get_by_role("searchbox", name="Find a patient", exact=True)
     box.fill(typed)
     with page.expect_response(lambda r: reverse("patients:search") in r.url):
         box.press("Enter")

@@ -248,3 +248,9 @@ def test_walking_the_pages_both_ways_shows_every_patient_once(sort, practitioner
         assert [p.pk for p in back.rows] == expected
         before = back.previous_before
     assert before is None
+
+
+def test_a_name_that_looks_like_a_reference_is_found_as_a_name(client_as, front_desk_a, clinic_a):
+    fabecca = PatientFactory(clinic=clinic_a, first_name="Fabeccad", last_name="Ng")
+    body = _find(client_as(front_desk_a), "fabeccad")
+    assert _a(_desk(fabecca)) in body and "matching by name, reference" in body
