@@ -6,7 +6,8 @@ stops acting on it.
 - the patient's future booked appointments are cancelled (`booking.appointment_cancel`, which
   frees the slot and cancels each one's reminder), and the patient is told in one message in
   their language (`messages/appointments_cancelled.txt`; the front desk gets a call when no
-  message can reach them);
+  message can reach them); their active series are cancelled too, so they leave the front
+  desk's "series to book";
 - their open check-ins are cancelled, and their queued messages that have not started going
   out stop (check-ins, check-in reminders, appointment and maintenance reminders, aftercare):
   `entered_in_error.messages_stop`, the same stop a session entered in error uses;
@@ -47,7 +48,7 @@ from patients.models import (
 from . import booking
 from .checkins import OPEN_STATES, checkins_cancel_for_patient
 from .entered_in_error import STOPPABLE, calls_cancel, messages_stop
-from .models import Appointment, AppointmentStatus, CheckIn
+from .models import Appointment, AppointmentStatus, CheckIn, SeriesStatus, TreatmentSeries
 
 # The outbox row's `last_error` and the call's outcome when archiving stopped them.
 ARCHIVED_NOTE = "Patient archived."
@@ -68,6 +69,10 @@ def _future_appointments(patient: Patient):
     ).order_by("starts_at")
 
 
+def _active_series(patient: Patient):
+    return TreatmentSeries.objects.filter(patient=patient, status=SeriesStatus.ACTIVE)
+
+
 def _stoppable_messages(patient: Patient):
     return OutboxMessage.objects.filter(STOPPABLE, patient=patient, kind__in=STOPPED_KINDS)
 
@@ -83,6 +88,8 @@ class ArchiveEffects:
     """What archiving stops (asked before, on the confirmation page) or stopped."""
 
     appointments: list[Appointment] = field(default_factory=list)
+    # Active courses end (cancelled): they leave "series to book" and their maintenance stops.
+    series: int = 0
     checkins: int = 0
     messages: int = 0
     calls: int = 0
@@ -94,6 +101,7 @@ def patient_archive_preview(*, patient: Patient) -> ArchiveEffects:
     """What `patient_archive` would stop now, for the page that asks first."""
     return ArchiveEffects(
         appointments=list(_future_appointments(patient).select_related("practitioner")),
+        series=_active_series(patient).count(),
         checkins=CheckIn.objects.filter(session__patient=patient, state__in=OPEN_STATES).count(),
         messages=_stoppable_messages(patient).count(),
         calls=_open_calls(patient).count(),
@@ -130,6 +138,7 @@ def patient_archive(*, patient: Patient, by: Any, reason: str) -> ArchiveEffects
     effects = ArchiveEffects()
     for appointment in _future_appointments(patient).select_related("clinic", "series"):
         effects.appointments.append(booking.appointment_cancel(appointment=appointment))
+    effects.series = _active_series(patient).update(status=SeriesStatus.CANCELLED, updated_at=now)
     effects.checkins = checkins_cancel_for_patient(patient=patient)
     # After the cancellations: cancelling an appointment of a series moves its maintenance
     # reminder, which must stop too.

@@ -27,7 +27,14 @@ from tests.factories import CallTaskFactory, PatientFactory, SeriesTemplateFacto
 from tests.kit.world import default_plan, logged_session
 from treatments import archive, booking
 from treatments.archive import ARCHIVED_NOTE, patient_archive, patient_unarchive
-from treatments.models import Appointment, AppointmentStatus, CheckIn, CheckInState
+from treatments.models import (
+    Appointment,
+    AppointmentStatus,
+    CheckIn,
+    CheckInState,
+    SeriesStatus,
+    TreatmentSeries,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +112,8 @@ def test_archiving_stops_check_ins_reminders_and_calls(booked, practitioner_a):
 
     effects = patient_archive(patient=patient, by=practitioner_a, reason="Asked to stop")
 
-    assert effects.checkins > 0 and effects.calls == 1
+    assert effects.checkins > 0 and effects.calls == 1 and effects.series == 1
+    assert not TreatmentSeries.objects.filter(patient=patient, status=SeriesStatus.ACTIVE).exists()
     open_checkins = CheckIn.objects.filter(session__patient=patient).exclude(
         state=CheckInState.CANCELLED
     )
