@@ -73,6 +73,7 @@ def test_a_phone_written_three_ways_finds_one_patient_and_leads_to_the_chart(
     page.get_by_role("link", name="Kim, Minji").click()
     page.wait_for_url(f"**{reverse('clinical:chart', kwargs={'uuid': minji.uuid})}")
     expect(page.get_by_role("heading", name="Minji Kim")).to_be_visible()
+    _shot(page, "patient_chart_links.png")
     page.get_by_role("link", name="Front-desk page").click()
     page.wait_for_url(f"**{reverse('patients:detail', kwargs={'uuid': minji.uuid})}")
 
