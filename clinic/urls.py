@@ -6,9 +6,10 @@ from django.views.generic import RedirectView
 
 from adverse_events.urls import photo_urlpatterns
 from clinic.api.urls import schema_urlpatterns
+from patients import urls as patients_urls
 from treatments import urls as treatments_urls
 
-from . import views, views_booking, views_charts
+from . import views, views_booking, views_charts, views_patients
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False), name="home"),
@@ -24,7 +25,11 @@ urlpatterns = [
         "",
         include((treatments_urls.urlpatterns + views_booking.urlpatterns, "treatments")),
     ),
-    path("patients/", include("patients.urls")),
+    # The patients pages and the patient list and search (clinic/views_patients.py), which
+    # reads sessions and reactions too
+    path(
+        "patients/", include((views_patients.urlpatterns + patients_urls.urlpatterns, "patients"))
+    ),
     path("hooks/", include("patients.webhooks")),
     path("r/", include("adverse_events.urls")),
     path("photos/", include(photo_urlpatterns)),

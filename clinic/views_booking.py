@@ -21,6 +21,7 @@ from clinic.core.access import staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
 from patients.forms import attach_error
 from patients.models import Patient
+from patients.services import ARCHIVED_REFUSAL
 from treatments import booking
 from treatments.forms_booking import BookingForm, SessionTimesForm
 from treatments.models import SeriesTemplate, TreatmentSeries
@@ -52,6 +53,9 @@ def book(request: HttpRequest, patient: Any) -> HttpResponse:
     patient = visible_or_404(
         Patient.objects.select_related("clinic").filter(entered_in_error=False), request, patient
     )
+    if patient.archived_at is not None:
+        messages.error(request, ARCHIVED_REFUSAL)
+        return redirect("patients:detail", uuid=patient.uuid)
     clinic = patient.clinic
     with clinic.activate():
         form = BookingForm(

@@ -23,10 +23,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from adverse_events.views import clinic_numbers
-from clinic.core.access import staff_required, visible_or_404
+from clinic.core.access import held_roles, staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
 from clinic.core.formtokens import form_token_record, posted_token
-from clinic.core.models import CLINICAL_ROLES
+from clinic.core.models import ARCHIVE_ROLES, CLINICAL_ROLES
 from clinic.core.otp import qr_svg
 from clinic.workflows import (
     held_appointment_today,
@@ -37,6 +37,7 @@ from clinic.workflows import (
 from patients.messages import emergency_words, format_date, message_language
 from patients.models import Patient
 from patients.selectors import patient_history
+from patients.services import ARCHIVED_REFUSAL
 from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, PROCEDURE_WORDS, session_link_url
 from treatments.forms_booking import ClearHoldForm
@@ -76,7 +77,7 @@ SESSION_ALREADY_SUBMITTED = gettext_lazy(
 
 
 def _patient(request: HttpRequest, uuid: Any) -> Patient:
-    patients = Patient.objects.select_related("clinic")
+    patients = Patient.objects.select_related("clinic", "archived_by")
     return visible_or_404(patients, request, uuid, roles=CLINICAL_ROLES)
 
 
@@ -109,6 +110,9 @@ def chart(request: HttpRequest, uuid: Any) -> HttpResponse:
             "patient": patient,
             "history": history,
             "history_older": older.isoformat() if older else None,
+            # The roles already read for the page guard (no query); the archive page checks
+            # the role at the patient's clinic.
+            "can_archive": bool(held_roles(request) & ARCHIVE_ROLES),
         },
     )
 
@@ -166,6 +170,9 @@ def _clear_hold(request: HttpRequest, appointment: Appointment, form: ClearHoldF
 
 
 def _log(request: HttpRequest, patient: Patient, *, appointment: Appointment | None) -> Any:
+    if patient.archived_at is not None:
+        messages.error(request, ARCHIVED_REFUSAL)
+        return redirect("clinical:chart", uuid=patient.uuid)
     data = request.POST if request.method == "POST" else None
     hold_form = ClearHoldForm(prefix=HOLD_PREFIX)
     if data is not None and appointment is not None and "clear_hold" in data:

@@ -20,6 +20,7 @@ from patients import outbox
 from patients.links import link_issue
 from patients.models import SCREENING_FACTS_MAX_AGE_DAYS, LinkPurpose, MessageKind, Patient
 from patients.selectors import screening_facts_stale
+from patients.services import patient_refuse_if_archived
 from treatments import services as treatment_services
 from treatments.checkins import checkins_plan
 from treatments.models import (
@@ -310,6 +311,7 @@ def session_log(
         raise NotAllowed("Only a practitioner of this clinic can log a session.")
     if lot.product.clinic_id != clinic.pk:
         raise RuleViolation("This lot belongs to another clinic.", field="lot")
+    patient_refuse_if_archived(patient, field=None)
     # Before screening and stock: a repeat of this form must not take the lot's last vial
     # (nor be refused because the first one completed the appointment).
     earlier = form_token_claim(token=form_token, model=TreatmentSession, clinic=clinic)

@@ -1,4 +1,4 @@
-"""Front-desk forms: register a patient, search, close a call. Thin: services do the work."""
+"""Front-desk forms: register a patient, close a call. Thin: services do the work."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from clinic.core.dates import DATE_OF_BIRTH, validate_any_date
+from clinic.core.dates import DATE_OF_BIRTH
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
 from clinic.core.formtokens import FormTokenMixin
@@ -195,20 +195,6 @@ class ScreeningFactsForm(AccessibleErrorsMixin, forms.Form):
 
     def changes(self) -> dict[str, Any]:
         return dict(self.cleaned_data)
-
-
-class PatientSearchForm(AccessibleErrorsMixin, forms.Form):
-    name = forms.CharField(label="Name", max_length=100, required=False)
-    date_of_birth = forms.DateField(
-        label="Date of birth", required=False, widget=DateInput(), validators=[validate_any_date]
-    )
-    phone = forms.CharField(label="Phone", max_length=32, required=False)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not self.errors and not any(data.get(k) for k in ("name", "date_of_birth", "phone")):
-            raise forms.ValidationError("Give a name, a date of birth or a phone number.")
-        return data
 
 
 class CallDoneForm(AccessibleErrorsMixin, forms.Form):

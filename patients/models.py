@@ -27,6 +27,9 @@ from clinic.core.models import CLINICAL_ROLES, BaseModel, Clinic, Language, choi
 from .normalise import name_key as name_key
 from .normalise import phone_key as phone_key
 
+# A patient's reference is the start of their uuid (searchable through the uuid's index).
+REFERENCE_LENGTH = 8
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -116,6 +119,18 @@ class Patient(BaseModel):
     entered_in_error = models.BooleanField(default=False)
     entered_in_error_reason = models.TextField(blank=True)
 
+    # Archived: the record stays (never deleted) but leaves lists and search unless asked
+    # for; booking and logging a session are refused. `treatments/archive.py` archives.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # A database default too: rows written by older code (a data migration's historical
+    # models) leave it out.
+    archived_reason = models.TextField(
+        "reason for archiving", blank=True, default="", db_default=""
+    )
+
     history = HistoricalRecords()
     objects = PatientQuerySet.as_manager()
     never_delete: ClassVar[bool] = True
@@ -154,6 +169,12 @@ class Patient(BaseModel):
                 name="patient_entered_in_error_has_reason",
                 violation_error_message="Say why the record was entered in error.",
             ),
+            models.CheckConstraint(
+                condition=Q(archived_at__isnull=True, archived_reason="")
+                | Q(archived_at__isnull=False, archived_reason__gt=""),
+                name="patient_archived_has_reason",
+                violation_error_message="Say why the patient is archived.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +199,15 @@ class Patient(BaseModel):
     def save(self, *args, **kwargs) -> None:
         self.derive_keys()
         super().save(*args, **kwargs)
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def reference(self) -> str:
+        """The short reference staff read out and search by: the uuid's first 8 characters."""
+        return self.uuid.hex[:REFERENCE_LENGTH].upper()
 
     def can_receive(self, channel: str) -> bool:
         """Consent given, contact known and the channel not stopped."""
@@ -332,6 +362,7 @@ class MessageKind(models.TextChoices):
     CHECKIN = "checkin", "Check-in"
     CHECKIN_REMINDER = "checkin_reminder", "Check-in reminder"
     APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
+    APPOINTMENTS_CANCELLED = "appointments_cancelled", "Appointments cancelled"
     MAINTENANCE = "maintenance", "Maintenance reminder"
     RECALL = "recall", "Lot recall notice"
     RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to staff"

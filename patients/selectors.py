@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import operator
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import reduce
@@ -15,6 +19,7 @@ from clinic.core.access import visible
 from clinic.core.models import Clinic
 
 from .models import (
+    REFERENCE_LENGTH,
     SCREENING_FACTS_MAX_AGE_DAYS,
     CallState,
     CallTask,
@@ -22,9 +27,7 @@ from .models import (
     ScreeningFact,
     ScreeningFactConfirmation,
 )
-from .normalise import name_key, phone_e164_or_none, phone_key, phone_search_keys
-
-SEARCH_LIMIT = 50
+from .normalise import name_key, name_part, phone_e164_or_none, phone_key, phone_search_keys
 
 
 def patient_likely_duplicates(
@@ -53,27 +56,100 @@ def patient_likely_duplicates(
     )
 
 
-def patient_search(
-    *, user: Any, name: str = "", date_of_birth: date | None = None, phone: str = ""
-) -> QuerySet[Patient]:
-    """The user's clinics' patients matching every term given (name part, birth date, phone
-    digits, a national number also read in each of the user's clinics' countries). Terms
-    come from a POST, never from the URL."""
-    patients = visible(Patient, user).filter(entered_in_error=False)
-    terms = name.split()
-    if not (terms or date_of_birth or phone_key(phone)):
-        return patients.none()
-    for term in terms:
-        patients = patients.filter(Q(first_name__icontains=term) | Q(last_name__icontains=term))
-    if date_of_birth:
-        patients = patients.filter(date_of_birth=date_of_birth)
-    if phone_key(phone):
-        regions = visible(Clinic, user).values_list("country", flat=True).distinct()
-        keys = phone_search_keys(phone, regions=set(regions))
-        patients = patients.filter(
-            reduce(operator.or_, (Q(phone_key__contains=key) for key in sorted(keys)))
-        )
-    return patients.select_related("clinic").order_by("last_name", "first_name")[:SEARCH_LIMIT]
+# Dates of birth as each country's staff write them; ISO (YYYY-MM-DD) everywhere.
+DATE_FORMATS: dict[str, tuple[str, ...]] = {
+    "KR": ("%Y.%m.%d", "%Y/%m/%d"),
+    "US": ("%m/%d/%Y",),
+}
+_REFERENCE = re.compile(rf"(?:ref\.?\s*|#)?([0-9a-f]{{{REFERENCE_LENGTH}}})", re.IGNORECASE)
+_PHONE_LIKE = re.compile(r"\+?[\d\s()\-./]+")
+# Fewer digits than this are not searched as (part of) a phone number.
+PHONE_MIN_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class PatientQuery:
+    """What a search box's text was read as: the filter, and in words for the page."""
+
+    match: Q
+    understood: tuple[str, ...]
+
+
+def _date_of_birth(text: str, countries: Iterable[str]) -> date | None:
+    # "2026. 12. 07." (as Koreans often write it) is 2026.12.07.
+    compact = re.sub(r"\s+", "", text).rstrip(".")
+    formats = ["%Y-%m-%d"]
+    for country in sorted({(c or "").upper() for c in countries}):
+        formats += DATE_FORMATS.get(country, ())
+    for fmt in formats:
+        try:
+            return datetime.strptime(compact, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _reference(text: str) -> Q | None:
+    found = _REFERENCE.fullmatch(text.strip())
+    if not found:
+        return None
+    # The uuid's index answers a range: every uuid starting with these 8 hex digits.
+    start = found.group(1).lower()
+    low, high = uuid.UUID(start + "0" * 24), uuid.UUID(start + "f" * 24)
+    return Q(uuid__gte=low, uuid__lte=high)
+
+
+def _phone(text: str, regions: Iterable[str]) -> Q | None:
+    if not _PHONE_LIKE.fullmatch(text) or len(phone_key(text)) < PHONE_MIN_DIGITS:
+        return None
+    regions = {r for r in regions if r}
+    # A whole number, however written, is one E.164 key: an indexed equality.
+    full = {e164 for r in regions | {""} if (e164 := phone_e164_or_none(text, region=r))}
+    if full:
+        return Q(phone_key__in=sorted(phone_key(n) for n in full))
+    keys = phone_search_keys(text, regions=regions)
+    return reduce(operator.or_, (Q(phone_key__contains=key) for key in sorted(keys)))
+
+
+def patient_query(q: str, *, countries: Iterable[str]) -> PatientQuery | None:
+    """Read the search box: a patient's reference (the first 8 characters of their uuid), a
+    phone number in any format (a national number read in each of `countries`, the user's
+    clinics' countries, as registration reads it), a date of birth in those countries' usual
+    formats, or a name: every word a part of the name, in either order, accents and case
+    ignored (`name_key`). Words that are dates narrow a name ("kim 1990-04-02").
+    None when there is nothing to search for."""
+    text = unicodedata.normalize("NFKC", q or "").strip()
+    if not text:
+        return None
+    countries = list(countries)
+    # A date first: "2026.12.07" and "1990-04-02" look like phone digits too.
+    born = _date_of_birth(text, countries)
+    if born is not None:
+        return PatientQuery(Q(date_of_birth=born), (f"date of birth {born:%Y-%m-%d}",))
+    reference, phone = _reference(text), _phone(text, countries)
+    if reference is not None or phone is not None:
+        understood = ("reference",) if reference is not None else ()
+        understood += ("phone number",) if phone is not None else ()
+        matches = [m for m in (reference, phone) if m is not None]
+        if text.isalpha():
+            # "Fabeccad" is a reference and could be a name.
+            matches.append(Q(name_key__contains=name_part(text)))
+            understood = ("name", *understood)
+        return PatientQuery(reduce(operator.or_, matches), understood)
+    match, understood = Q(), []
+    for word in text.split():
+        day = _date_of_birth(word, countries)
+        if day is not None:
+            match &= Q(date_of_birth=day)
+            understood.append(f"date of birth {day:%Y-%m-%d}")
+        elif part := name_part(word):
+            match &= Q(name_key__contains=part)
+            if "name" not in understood:
+                understood.insert(0, "name")
+    if not understood:
+        # Only punctuation: nothing to look for, so nothing matches (never the whole list).
+        return PatientQuery(Q(pk__in=[]), ())
+    return PatientQuery(match, tuple(understood))
 
 
 def call_tasks_open(*, user: Any) -> QuerySet[CallTask]:

@@ -258,6 +258,20 @@ def _confirm(*, patient: Patient, user: Any, facts: list[str]) -> None:
         row.save()
 
 
+# What a refused booking or session says (the banner on the patient's pages says the rest).
+ARCHIVED_REFUSAL = (
+    "This patient is archived. Unarchive the patient on their page before booking or "
+    "logging a session."
+)
+
+
+def patient_refuse_if_archived(patient: Patient, *, field: str | None = "patient") -> None:
+    """Booking and logging a session refuse an archived patient with this
+    (`treatments/archive.py` archives)."""
+    if patient.archived_at is not None:
+        raise RuleViolation(ARCHIVED_REFUSAL, field=field, code="patient_archived")
+
+
 def patient_access_log(*, patient: Patient, user: Any, action: str) -> None:
     """Record that `user` read or exported `patient`'s record."""
     PatientAccess.objects.create(patient=patient, user=user, action=action)

@@ -4,8 +4,10 @@ from . import views
 
 app_name = "patients"
 
+# The list and search (`patients:search`, "/patients/") is a top-floor page
+# (clinic/views_patients.py): clinic/urls.py adds it to this namespace.
+
 urlpatterns = [
-    path("", views.search, name="search"),
     path("new/", views.register, name="register"),
     path("calls/", views.calls, name="calls"),
     path("calls/<uuid:uuid>/done/", views.call_done, name="call_done"),

@@ -1,5 +1,6 @@
-"""Front-desk pages: register (with the duplicate check), search, a patient's page, editing
-a patient (contact for anyone of the clinic, screening facts for clinicians), calls."""
+"""Front-desk pages: register (with the duplicate check), a patient's page, editing a patient
+(contact for anyone of the clinic, screening facts for clinicians), calls. (The patient list
+and search is a top-floor page: clinic/views_patients.py.)"""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from django.views.decorators.http import require_POST
 from clinic.core import links
 from clinic.core.access import held_roles, staff_required, visible, visible_or_404
 from clinic.core.exceptions import ClinicError
-from clinic.core.models import CLINICAL_ROLES, Clinic
+from clinic.core.models import ARCHIVE_ROLES, CLINICAL_ROLES, Clinic
 
 from . import selectors, services
 from .forms import (
     CallDoneForm,
     PatientEditForm,
     PatientRegistrationForm,
-    PatientSearchForm,
     ScreeningFactsForm,
     attach_error,
 )
@@ -56,20 +56,20 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def search(request: HttpRequest) -> HttpResponse:
-    # Search terms travel in the POST body only: patient data never goes in a URL.
-    form = PatientSearchForm(request.POST if request.method == "POST" else None)
-    results = None
-    if request.method == "POST" and form.is_valid():
-        results = list(selectors.patient_search(user=request.user, **form.cleaned_data))
-    return render(request, "patients/search.html", {"form": form, "results": results})
-
-
-@staff_required
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
-    patient = visible_or_404(Patient.objects.select_related("clinic"), request, uuid)
+    patient = visible_or_404(Patient.objects.select_related("clinic", "archived_by"), request, uuid)
     services.patient_access_log(patient=patient, user=request.user, action="view")
-    return render(request, "patients/detail.html", {"patient": patient})
+    roles = request.user.roles_at(patient.clinic)
+    return render(
+        request,
+        "patients/detail.html",
+        {
+            "patient": patient,
+            # The chart for clinical roles; archiving for the front desk and practitioners.
+            "can_chart": bool(roles & CLINICAL_ROLES),
+            "can_archive": bool(roles & ARCHIVE_ROLES),
+        },
+    )
 
 
 def _back_to(request: HttpRequest, patient: Patient, *, chart: bool = False) -> str:

@@ -110,7 +110,7 @@ def test_the_scan_finds_an_upward_name_in_a_template_and_in_python(tmp_path):
     treatments.mkdir()
     (patients / "templates" / "x.html").write_text("<p>\n<a href=\"{% url 'dashboard' %}\">")
     (patients / "views.py").write_text(
-        'go = redirect("patients:search")\nreverse("triage:report")\n'
+        'go = redirect("patients:calls")\nreverse("triage:report")\n'
     )
     (treatments / "views.py").write_text('reverse_lazy("patients:detail", kwargs={})\n')
     found = upward_names({"patients": patients, "treatments": treatments}, root=tmp_path)

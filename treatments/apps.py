@@ -9,7 +9,7 @@ class TreatmentsConfig(AppConfig):
         # The outbox (a floor below) renders this app's patient messages through these.
         from clinic.core import links
 
-        from . import aftercare, booking, checkins, entered_in_error, recalls
+        from . import aftercare, archive, booking, checkins, entered_in_error, recalls
 
         checkins.register_renderers()
         aftercare.register_renderers()
@@ -17,5 +17,10 @@ class TreatmentsConfig(AppConfig):
         booking.register_renderers()
         # ... and refuses, at delivery, messages of a session entered in error.
         entered_in_error.register_guards()
+        # ... and the cancellation notice of an archived patient, and withdraws their
+        # check-ins and reminders.
+        archive.register()
         # Pages of this app that a lower floor's page links (clinic/core/links.py).
         links.provide("patient-appointments", "treatments:patient_appointments")
+        links.provide("patient-archive", "treatments:patient_archive")
+        links.provide("patient-unarchive", "treatments:patient_unarchive")

@@ -31,6 +31,7 @@ from clinic.core.models import BOOKABLE_ROLES, CLINICAL_ROLES, Clinic, ClinicClo
 from patients import outbox
 from patients.messages import format_datetime, render_message
 from patients.models import Channel, MessageKind, MessageState, OutboxMessage, Patient
+from patients.services import patient_refuse_if_archived
 
 from .models import (
     LIVE_APPOINTMENT_STATUSES,
@@ -365,6 +366,7 @@ def series_book(
         raise NotAllowed("Choose a practitioner of this clinic.", field="practitioner")
     if patient.entered_in_error:
         raise RuleViolation("This patient record was entered in error.", field="patient")
+    patient_refuse_if_archived(patient)
     if len(starts) != template.sessions_planned:
         raise RuleViolation(
             f"{template.name} has {template.sessions_planned} sessions; "
@@ -443,9 +445,10 @@ def appointment_reschedule(
     _serialize_bookings_of(appointment.practitioner_id)
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
-        .select_related("clinic", "practitioner", "series__template")
+        .select_related("clinic", "practitioner", "series__template", "patient")
         .get(pk=appointment.pk)
     )
+    patient_refuse_if_archived(appointment.patient, field="starts_at")
     if appointment.status != AppointmentStatus.BOOKED:
         raise RuleViolation(
             f"Only a booked appointment can be moved; this one is "

@@ -151,6 +151,13 @@ def checkins_cancel_for_session(*, session: TreatmentSession) -> int:
     )
 
 
+def checkins_cancel_for_patient(*, patient) -> int:
+    """A patient archived: every open check-in of their sessions stops (`archive.py`)."""
+    return CheckIn.objects.filter(session__patient=patient, state__in=OPEN_STATES).update(
+        state=CheckInState.CANCELLED
+    )
+
+
 def _claim(checkin: CheckIn, *, from_state: str, **changes) -> bool:
     """Move a check-in on from `from_state` if it is still there and its session is not entered in
     error: one conditional UPDATE, before anything is queued or opened for it. A marking that

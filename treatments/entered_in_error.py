@@ -91,8 +91,9 @@ STOPPABLE = Q(state=MessageState.PENDING) | Q(
 )
 
 
-def _messages_stop(keys_or_ids: Q) -> list[int]:
-    """Cancel the unsent messages matching `keys_or_ids`; returns their ids."""
+def messages_stop(keys_or_ids: Q, *, note: str = STOPPED_NOTE) -> list[int]:
+    """Cancel the unsent messages matching `keys_or_ids` (with `note` as their `last_error`);
+    returns their ids. Also used when a patient is archived (`treatments/archive.py`)."""
     # Locked (PostgreSQL) so a worker's "send starting" UPDATE waits for this transaction and
     # then finds the row cancelled; SQLite's IMMEDIATE transaction serialises the same way.
     stop_ids = list(
@@ -103,16 +104,17 @@ def _messages_stop(keys_or_ids: Q) -> list[int]:
     if stop_ids:
         OutboxMessage.objects.filter(STOPPABLE, pk__in=stop_ids).update(
             state=MessageState.CANCELLED,
-            last_error=STOPPED_NOTE,
+            last_error=note,
             claim_token=None,
             lease_expires_at=None,
         )
     return stop_ids
 
 
-def _calls_cancel(calls: Q) -> int:
+def calls_cancel(calls: Q, *, note: str = STOPPED_NOTE) -> int:
+    """Cancel the open call tasks matching `calls`, with `note` as their outcome."""
     return CallTask.objects.filter(calls, state=CallState.OPEN).update(
-        state=CallState.CANCELLED, outcome=STOPPED_NOTE
+        state=CallState.CANCELLED, outcome=note
     )
 
 
@@ -124,7 +126,7 @@ def session_follow_up_stop(*, session: TreatmentSession) -> FollowUpStopped:
     result = FollowUpStopped()
     checkin_ids = list(CheckIn.objects.filter(session=session).values_list("pk", flat=True))
     keys = session_message_keys(session.pk, checkin_ids)
-    stop_ids = _messages_stop(Q(idempotency_key__in=keys))
+    stop_ids = messages_stop(Q(idempotency_key__in=keys))
     message_ids = []
     for message in OutboxMessage.objects.filter(idempotency_key__in=keys).order_by("due_at", "pk"):
         message_ids.append(message.pk)
@@ -137,7 +139,7 @@ def session_follow_up_stop(*, session: TreatmentSession) -> FollowUpStopped:
     # The front desk's calls about the session: a message nobody could be sent
     # ("unreachable:<key>"), an unanswered check-in ("checkin:<pk>"), a message that failed or
     # was missed ("message:<pk>", or any task pointing at one of its messages).
-    result.calls_cancelled = _calls_cancel(
+    result.calls_cancelled = calls_cancel(
         Q(dedupe_key__in=[f"unreachable:{key}" for key in keys])
         | Q(dedupe_key__in=[f"checkin:{pk}" for pk in checkin_ids])
         | Q(dedupe_key__in=[f"message:{pk}" for pk in message_ids])
@@ -182,8 +184,8 @@ def _recall_notices_leave(session: TreatmentSession) -> int:
         return 0
     message_ids = [message_id for _, message_id, _ in empty if message_id]
     if message_ids:
-        _messages_stop(Q(pk__in=message_ids))
-    _calls_cancel(
+        messages_stop(Q(pk__in=message_ids))
+    calls_cancel(
         Q(pk__in=[task_id for _, _, task_id in empty if task_id]) | Q(message_id__in=message_ids)
     )
     return len(empty)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_booking, views_lots, views_recall
+from . import views_archive, views_booking, views_lots, views_recall
 
 app_name = "treatments"
 
@@ -45,4 +45,11 @@ urlpatterns = [
         name="appointment_clear_hold",
     ),
     path("series/<uuid:uuid>/calendar.ics", views_booking.series_ics, name="series_ics"),
+    # Archiving a patient (front desk, practitioners): cancels what is booked and pending
+    path("patients/<uuid:uuid>/archive/", views_archive.patient_archive, name="patient_archive"),
+    path(
+        "patients/<uuid:uuid>/unarchive/",
+        views_archive.patient_unarchive,
+        name="patient_unarchive",
+    ),
 ]

@@ -82,7 +82,9 @@ def template_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 @staff_required
 def patient_appointments(request: HttpRequest, patient: Any) -> HttpResponse:
-    patient = visible_or_404(Patient.objects.select_related("clinic"), request, patient)
+    patient = visible_or_404(
+        Patient.objects.select_related("clinic", "archived_by"), request, patient
+    )
     series, appointments = booking.patient_appointments(patient=patient)
     with patient.clinic.activate():
         return render(

@@ -43,6 +43,9 @@ CLINICAL_ROLES = frozenset({Role.PRACTITIONER, Role.SAFETY_LEAD})
 SAFETY_LEAD_ONLY = frozenset({Role.SAFETY_LEAD})
 # Whom an appointment may be booked with.
 BOOKABLE_ROLES = frozenset({Role.PRACTITIONER})
+# Who may archive and unarchive a patient: the front desk and practitioners (the safety lead
+# reads patients' records but does not archive them).
+ARCHIVE_ROLES = frozenset({Role.PRACTITIONER, Role.FRONT_DESK})
 ALL_ROLES = frozenset(Role)
 
 

@@ -51,6 +51,8 @@ class PatientSerializer(serializers.ModelSerializer):
             "consent_to_contact",
             "language",
             "entered_in_error",
+            "archived_at",
+            "archived_reason",
             "screening",
             "created_at",
             "updated_at",

@@ -23,6 +23,13 @@ class PatientViewSet(mixins.CreateModelMixin, ReadViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list" and "archived" not in self.request.query_params:
+            # Archived patients leave lists unless asked for; their own URL still answers.
+            queryset = queryset.filter(archived_at__isnull=True)
+        return queryset
+
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         user = self.request.user

@@ -211,6 +211,20 @@ def _register(w: World, c: Client, v: str) -> Any:
     return c.post(reverse("patients:register"), data)
 
 
+def _edit_patient(w: World, c: Client, v: str) -> Any:
+    data = {
+        "first_name": "Min-ji",
+        "last_name": "Kim",
+        "date_of_birth": v,
+        "email": "minji@example.com",
+        "phone": "",
+        "preferred_channel": "email",
+        "language": "ko",
+        "save_anyway": "on",
+    }
+    return c.post(reverse("patients:edit", kwargs={"uuid": w.patient.uuid}), data)
+
+
 def _book_step_one(w: World, first_date: str) -> dict:
     return {
         "template": w.template.pk,
@@ -347,13 +361,12 @@ INPUTS: dict[str, DateInput] = {
         tuple(DATES),
         _register,
     ),
-    "search: date of birth": DateInput(
-        ("patients.forms.PatientSearchForm.date_of_birth",),
+    "edit patient: date of birth": DateInput(
+        ("patients.forms.PatientEditForm.date_of_birth",),
         "front_desk",
         "date_of_birth",
         tuple(DATES),
-        lambda w, c, v: c.post(reverse("patients:search"), {"date_of_birth": v}),
-        required=False,
+        _edit_patient,
     ),
     "book: first date": DateInput(
         ("treatments.forms_booking.BookingForm.first_date",),

@@ -25,11 +25,12 @@ def test_the_dashboard_costs_the_same_queries_for_two_or_twelve_clinics(
     assert_constant_queries(
         # The dashboard's clinical panels (issue 9): alarms, triage, prolonged, today's
         # sessions, response rate, lot signals; the same whatever the number of clinics.
-        # Prolonged reactions and today's sessions each read the clinics' time zones.
+        # Prolonged reactions and today's sessions each read the clinics' time zones. The
+        # practitioner's day list (issue 18) adds its appointments, their series and sessions.
         practitioner_client,
         reverse("dashboard"),
         _memberships_for(practitioner_a),
-        expected=21,
+        expected=24,
     )
 
 

@@ -146,6 +146,12 @@ def _patient_detail(world: MatrixWorld) -> dict[str, Any]:
     return {"uuid": _sample_patient(world).uuid}
 
 
+@url_kwargs("treatments:patient_archive")
+@url_kwargs("treatments:patient_unarchive")
+def _archive_patient(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": _sample_patient(world).uuid}
+
+
 @url_kwargs("patients:call_done")
 def _call_task(world: MatrixWorld) -> dict[str, Any]:
     from tests.factories import CallTaskFactory

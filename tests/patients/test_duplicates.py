@@ -271,9 +271,9 @@ def test_a_search_by_a_national_number_finds_the_stored_international_one(
     existing = _kim_minji(clinic_a)
     url = reverse("patients:detail", kwargs={"uuid": existing.uuid})
     for typed in ("010-1234-5678", "010-1234", "1234-5678", "+82 10 1234 5678"):
-        response = front_desk_client.post(reverse("patients:search"), {"phone": typed})
+        response = front_desk_client.get(reverse("patients:search"), {"q": typed})
         assert url in response.content.decode(), typed
-    response = front_desk_client.post(reverse("patients:search"), {"phone": "010-9999"})
+    response = front_desk_client.get(reverse("patients:search"), {"q": "010-9999"})
     assert url not in response.content.decode()
 
 

@@ -9,11 +9,20 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from patients.models import CallReason, CallState, Channel, LinkPurpose, MessageKind, MessageState
+from patients.models import (
+    CallReason,
+    CallState,
+    Channel,
+    LinkPurpose,
+    MessageKind,
+    MessageState,
+    ScreeningFact,
+)
 from tests.constraints import (
     Refusal,
     changed,
     choices_message,
+    duplicate,
     refusal,
     refused_by_database,
     refused_by_full_clean,
@@ -24,6 +33,7 @@ from tests.factories import (
     OutboxMessageFactory,
     PatientFactory,
     PersonalLinkFactory,
+    ScreeningFactConfirmationFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +68,23 @@ REFUSALS = [
         "patient_entered_in_error_has_reason",
         "Say why the record was entered in error.",
         changed(PatientFactory, entered_in_error=True, entered_in_error_reason=""),
+    ),
+    refusal(
+        "patient_archived_has_reason",
+        "Say why the patient is archived.",
+        changed(PatientFactory, archived_at=timezone.now(), archived_reason=""),
+    ),
+    # ScreeningFactConfirmation
+    refusal(
+        "screening_fact_valid",
+        choices_message("fact", ScreeningFact),
+        changed(ScreeningFactConfirmationFactory, fact="horoscope"),
+        field_level=True,
+    ),
+    refusal(
+        "screening_fact_confirmed_once_per_patient",
+        "This fact already has its confirmation row.",
+        duplicate(ScreeningFactConfirmationFactory, "patient", "fact"),
     ),
     # PersonalLink
     refusal(

@@ -90,19 +90,21 @@ def test_bad_input_is_shown_next_to_each_field(front_desk_client, clinic_a):
     assert not Patient.objects.exists()
 
 
-def test_search_terms_travel_in_the_post_body_never_the_url(front_desk_client, clinic_a, clinic_b):
+def test_search_finds_only_the_user_s_clinic_s_patients(front_desk_client, clinic_a, clinic_b):
     mine = PatientFactory(clinic=clinic_a, first_name="Seo-yeon", last_name="Park")
     PatientFactory(clinic=clinic_b, first_name="Seo-yeon", last_name="Park")
-    response = front_desk_client.post(reverse("patients:search"), {"name": "park"})
+    response = front_desk_client.get(reverse("patients:search"), {"q": "park"})
     body = response.content.decode()
     assert body.count("Park, Seo-yeon") == 1
     assert reverse("patients:detail", kwargs={"uuid": mine.uuid}) in body
-    assert 'method="post"' in body and "?name=" not in body
 
 
-def test_an_empty_search_asks_for_a_term(front_desk_client, clinic_a):
-    response = front_desk_client.post(reverse("patients:search"), {})
-    assert "Give a name, a date of birth or a phone number." in response.content.decode()
+def test_an_empty_search_lists_the_clinic_s_patients(front_desk_client, clinic_a, clinic_b):
+    mine = PatientFactory(clinic=clinic_a, first_name="Seo-yeon", last_name="Park")
+    theirs = PatientFactory(clinic=clinic_b)
+    body = front_desk_client.get(reverse("patients:search")).content.decode()
+    assert reverse("patients:detail", kwargs={"uuid": mine.uuid}) in body
+    assert reverse("patients:detail", kwargs={"uuid": theirs.uuid}) not in body
 
 
 def test_opening_a_patient_is_logged(front_desk_client, front_desk_a, clinic_a):
@@ -154,9 +156,7 @@ def test_the_calls_list_costs_the_same_queries_at_any_size(front_desk_client, cl
 def test_search_results_cost_the_same_queries_at_any_size(front_desk_client, clinic_a):
     assert_constant_queries(
         front_desk_client,
-        reverse("patients:search"),
+        reverse("patients:search") + "?q=lee",
         lambda n: [PatientFactory(clinic=clinic_a, last_name="Lee") for _ in range(n)],
-        expected=8,
-        method="post",
-        data={"name": "lee"},
+        expected=10,
     )
