@@ -1,4 +1,4 @@
-"""Keep personal-link tokens out of every log line.
+"""Keep personal-link tokens, email addresses and phone numbers out of every log line.
 
 A patient's link is `/r/<token>/`; the token is a credential (it opens that patient's form),
 so neither the web server's access log nor Django's request warnings may carry it. Both log
@@ -18,14 +18,23 @@ PATIENT_PAGES = ("fine", "report", "thanks", "urgent", "language")
 _PAGES = "|".join(PATIENT_PAGES)
 TOKEN_PATH = re.compile(rf"/r/(?!(?:{_PAGES})/)[^/\s?#\"']+")
 REDACTED = "/r/[token]"
+# A last net under the rule that code logs ids only: an address or a phone number that
+# reaches a log line anyway (an SMTP error names its refused recipient; an exception's
+# message quotes a value) is masked. Phones are stored in E.164 (+821012345678).
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?<![\w+])\+\d{7,15}\b")
 
 
 def redact(text: str) -> str:
-    return TOKEN_PATH.sub(REDACTED, text)
+    text = TOKEN_PATH.sub(REDACTED, text)
+    text = EMAIL.sub("[email]", text)
+    return PHONE.sub("[phone]", text)
 
 
 class RedactTokensFilter(logging.Filter):
-    """Rewrites a record's message with tokens removed (the record's args are folded in)."""
+    """Rewrites a record's message with tokens, addresses and phone numbers removed (the
+    record's args are folded in). Tracebacks are redacted by the formatters
+    (clinic/core/logformat.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
