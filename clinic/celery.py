@@ -9,7 +9,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import task_failure, worker_process_shutdown
+from celery.signals import task_failure, worker_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
@@ -23,6 +23,18 @@ def _count_task_failure(sender=None, **kwargs):  # noqa: ANN001, ANN202 (Celery'
     from clinic.core.metrics import task_failed
 
     task_failed(sender=sender)
+
+
+@worker_init.connect(dispatch_uid="clinic.metrics.clear_folder")
+def _clear_metrics_folder(**kwargs):  # noqa: ANN003, ANN202
+    # Before the pool starts: a new worker counts from an empty folder (prometheus-client's
+    # multiprocess rule; gunicorn.conf.py does the same for web).
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
 
 
 @worker_process_shutdown.connect(dispatch_uid="clinic.metrics.process_dead")
