@@ -29,6 +29,7 @@ from django.urls import reverse
 from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
+from .logcontext import bind_clinic
 from .models import Membership
 from .otp import has_confirmed_device
 
@@ -130,7 +131,10 @@ def visible_or_404(
 ) -> Any:
     """The one row of `source` with this public `uuid` that `who` may read; else 404 (another
     clinic's row, a role that may not read it, or no such row all look the same)."""
-    return get_object_or_404(visible(source, who, roles=roles), uuid=uuid)
+    row = get_object_or_404(visible(source, who, roles=roles), uuid=uuid)
+    # The request's log lines now say which clinic it is about (an id, never a name).
+    bind_clinic(getattr(row, "clinic_id", None))
+    return row
 
 
 # --- API -----------------------------------------------------------------------------------

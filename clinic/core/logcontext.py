@@ -50,12 +50,13 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = clean_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = rid  # type: ignore[attr-defined]
-        tokens = [request_id.set(rid), user_id.set(None), clinic_id.set(None)]
-        try:
-            response = self.get_response(request)
-        finally:
-            for var, token in zip((request_id, user_id, clinic_id), tokens, strict=True):
-                var.reset(token)
+        # Set, never reset: Django logs a 4xx/5xx response after the middleware returns, and
+        # that line belongs to this request too. The next request on this thread (gunicorn
+        # serves one at a time per thread) sets all three again.
+        request_id.set(rid)
+        user_id.set(None)
+        clinic_id.set(None)
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = rid
         return response
 
