@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -50,15 +52,22 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = clean_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = rid  # type: ignore[attr-defined]
-        # Set, never reset: Django logs a 4xx/5xx response after the middleware returns, and
-        # that line belongs to this request too. The next request on this thread (gunicorn
-        # serves one at a time per thread) sets all three again.
+        # Not reset on the way out: Django logs a 4xx/5xx response after the middleware
+        # returns, and that line belongs to this request too. `request_finished` clears them.
         request_id.set(rid)
         user_id.set(None)
         clinic_id.set(None)
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = rid
         return response
+
+
+@receiver(request_finished, dispatch_uid="core.logcontext.clear")
+def clear_context(**kwargs: Any) -> None:
+    """The response is sent: what this thread logs next is no longer this request's."""
+    request_id.set(None)
+    user_id.set(None)
+    clinic_id.set(None)
 
 
 class LogUserMiddleware:
