@@ -23,11 +23,16 @@ REDACTED = "/r/[token]"
 # message quotes a value) is masked. Phones are stored in E.164 (+821012345678).
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w+])\+\d{7,15}\b")
+# PostgreSQL quotes the values of a violated key: `Key (phone_key)=(821012345678) already
+# exists`. The column stays, the value goes.
+_PARENS = r"\((?:[^()]|\([^()]*\))*\)"  # one level of nesting: lower(email)
+DB_KEY = re.compile(rf"(Key {_PARENS})={_PARENS}")
 
 
 def redact(text: str) -> str:
     text = TOKEN_PATH.sub(REDACTED, text)
     text = EMAIL.sub("[email]", text)
+    text = DB_KEY.sub(r"\1=([value])", text)
     return PHONE.sub("[phone]", text)
 
 

@@ -75,3 +75,25 @@ def test_gunicorns_access_line_does_not_carry_the_token():
     line = stream.getvalue()
     assert '"GET /r/[token]/ HTTP/1.1" 302 /r/[token]/ /r/[token]/' in line
     assert TOKEN not in line
+
+
+def test_addresses_phones_and_database_key_values_are_masked():
+    assert (
+        redact("refused {'jane.doe@mail.example': (550, '')}") == "refused {'[email]': (550, '')}"
+    )
+    assert redact("SMS to +821012345678 failed") == "SMS to [phone] failed"
+    assert (
+        redact(
+            'duplicate key value violates unique constraint "x" DETAIL: Key (phone_key)='
+            "(821012345678) already exists."
+        )
+        == 'duplicate key value violates unique constraint "x" DETAIL: Key (phone_key)='
+        "([value]) already exists."
+    )
+    assert redact("Key (clinic_id, lower(email))=(1, jane@x.example) exists") == (
+        "Key (clinic_id, lower(email))=([value]) exists"
+    )
+    # Ids, dates and times are not phones.
+    assert redact("outbox message 123456 at 2026-12-07 18:25:34") == (
+        "outbox message 123456 at 2026-12-07 18:25:34"
+    )
