@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from celery import current_task
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -84,10 +85,6 @@ class LogUserMiddleware:
 
 
 def _task_id() -> str | None:
-    try:
-        from celery import current_task
-    except ImportError:  # pragma: no cover - celery is a dependency
-        return None
     task: Any = current_task
     request = getattr(task, "request", None) if task else None
     return getattr(request, "id", None)

@@ -8,8 +8,11 @@ and `GunicornLogger` for gunicorn's access log (gunicorn.conf.py).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import traceback
+from datetime import UTC, datetime
 
 from gunicorn.glogging import Logger
 
@@ -50,7 +53,8 @@ class RedactTokensFilter(logging.Filter):
 
 
 class GunicornLogger(Logger):
-    """Gunicorn's logger with the request line, path and query redacted in access lines."""
+    """Gunicorn's logger with the request line, path and query redacted in access lines; under
+    LOG_FORMAT=json each access line is one JSON object like the app's, with the request id."""
 
     def atoms(self, resp, req, environ, request_time):  # noqa: ANN001, ANN201 (gunicorn's API)
         atoms = super().atoms(resp, req, environ, request_time)
@@ -58,3 +62,24 @@ class GunicornLogger(Logger):
             if isinstance(atoms.get(key), str):
                 atoms[key] = redact(atoms[key])
         return atoms
+
+    def access(self, resp, req, environ, request_time):  # noqa: ANN001, ANN201
+        from django.conf import settings
+
+        if not self.access_log_enabled or getattr(settings, "LOG_FORMAT", "plain") != "json":
+            return super().access(resp, req, environ, request_time)
+        atoms = self.atoms(resp, req, environ, request_time)
+        line = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "logger": "gunicorn.access",
+            "message": atoms.get("r", "-"),
+            "status_code": resp.status_code,
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "bytes": atoms.get("b", "-"),
+            "request_id": atoms.get("{x-request-id}o"),
+        }
+        try:
+            self.access_log.info("%s", json.dumps(line))
+        except Exception:  # noqa: BLE001 - gunicorn's own rule: a log line never fails a request
+            self.error(traceback.format_exc())

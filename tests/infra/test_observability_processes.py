@@ -141,7 +141,10 @@ def test_probes_healthchecks_and_metrics_of_several_workers(tmp_path):
     finally:
         stop([web])
 
-    # Every application line is one JSON object (gunicorn's own lines are its format).
-    app_lines = [line for line in log.read_text().splitlines() if line.startswith("{")]
-    assert app_lines, log.read_text()
-    assert all("level" in json.loads(line) for line in app_lines)
+    # The access log is JSON like the app's lines, with the request id it sent back.
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    live = [line for line in access if line["message"] == "GET /healthz/live HTTP/1.1"]
+    assert len(live) == REQUESTS + 1, log.read_text()[-2000:]  # and healthcheck.py web's
+    ours = next(line for line in live if line["request_id"] == headers["X-Request-ID"])
+    assert ours["status_code"] == 200 and ours["level"] == "INFO"
