@@ -154,3 +154,24 @@ def test_the_integrations_send_no_personal_data(sentry_events):
 def test_sentry_is_off_without_a_dsn(settings):
     assert settings.SENTRY_DSN == ""
     assert sentry_sdk.get_client().transport is None  # nothing would be sent
+
+
+def test_a_dsn_in_the_environment_switches_it_on_with_the_scrubber(tmp_path):
+    from tests.infra._processes import demo_env, manage
+
+    code = (
+        "import sentry_sdk; o = sentry_sdk.get_client().options; "
+        "print(o['before_send'].__name__, o['include_local_variables'], o['environment'])"
+    )
+    result = manage(
+        "shell",
+        "-c",
+        code,
+        env=demo_env(
+            tmp_path,
+            SENTRY_DSN="https://public@o0.ingest.sentry.invalid/1",
+            SENTRY_ENVIRONMENT="staging",
+        ),
+    )
+    last_line = result.stdout.strip().splitlines()[-1]  # after the shell's own notice
+    assert last_line.split() == ["scrub_event", "False", "staging"], result.stderr
