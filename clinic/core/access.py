@@ -29,7 +29,7 @@ from django.urls import reverse
 from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
-from .logcontext import bind_clinic
+from .logcontext import bind_clinic, bind_user
 from .models import Membership
 from .otp import has_confirmed_device
 
@@ -174,6 +174,17 @@ class ClinicScopedAPIMixin:
 
     def get_required_roles(self) -> frozenset[str] | None:
         return self.required_roles
+
+    def perform_authentication(self, request: Request) -> None:
+        # An API token is read here, after the middleware: log lines learn the user now.
+        super().perform_authentication(request)  # type: ignore[misc]
+        if request.user.is_authenticated:
+            bind_user(request.user.pk)
+
+    def get_object(self) -> Any:
+        row = super().get_object()  # type: ignore[misc]
+        bind_clinic(getattr(row, "clinic_id", None))
+        return row
 
     def get_queryset(self) -> QuerySet:
         return scoped(super().get_queryset(), self.request.user, self.get_required_roles())  # type: ignore[misc, attr-defined]

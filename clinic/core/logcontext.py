@@ -38,6 +38,12 @@ def bind_clinic(value: int | None) -> None:
         clinic_id.set(value)
 
 
+def bind_user(value: int | None) -> None:
+    """Say which staff user this request is (the API learns it after the middleware)."""
+    if value is not None:
+        user_id.set(value)
+
+
 def clean_request_id(incoming: str | None) -> str:
     if incoming and _WELL_FORMED.match(incoming):
         return incoming

@@ -147,3 +147,27 @@ def test_the_demo_logs_plain_text_and_production_json(tmp_path):
     assert "'formatter': 'plain'" in demo.stdout, demo.stderr
     json_demo = manage("shell", "-c", code, env=demo_env(tmp_path, LOG_FORMAT="json"))
     assert "'formatter': 'json'" in json_demo.stdout, json_demo.stderr
+
+
+def test_an_api_calls_log_line_carries_the_token_users_id_and_the_clinic(
+    practitioner_client, practitioner_a, clinic_a, json_log, monkeypatch
+):
+    from django.test import Client
+    from rest_framework.response import Response
+
+    from patients.api import views as api_views
+
+    token = practitioner_client.post("/api/v1/auth/token/").json()["token"]
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    patient = PatientFactory(clinic=clinic_a)
+
+    def retrieve_and_log(self, request, *args, **kwargs):
+        self.get_object()
+        logging.getLogger("patients.api").info("patient read through the API")
+        return Response({})
+
+    monkeypatch.setattr(api_views.PatientViewSet, "retrieve", retrieve_and_log)
+    assert api.get(f"/api/v1/patients/{patient.uuid}/").status_code == 200
+    line = next(r for r in lines(json_log) if r["message"] == "patient read through the API")
+    assert line["user_id"] == practitioner_a.pk
+    assert line["clinic_id"] == clinic_a.pk
