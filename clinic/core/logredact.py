@@ -74,7 +74,7 @@ class GunicornLogger(Logger):
             "level": "INFO",
             "logger": "gunicorn.access",
             "message": atoms.get("r", "-"),
-            "status_code": resp.status_code,
+            "status_code": getattr(resp, "status_code", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 1),
             "bytes": atoms.get("b", "-"),
             "request_id": atoms.get("{x-request-id}o"),
