@@ -53,7 +53,30 @@ def is_loopback_bind(address: str) -> bool:
         return False  # "" (all interfaces), a hostname, or garbage
 
 
+def _clear_metrics_folder() -> None:
+    """Multiprocess metrics: each worker writes files named by its pid into
+    PROMETHEUS_MULTIPROC_DIR; a new server starts from an empty folder (prometheus-client's
+    rule: files of an earlier run would be added to this one's)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker) -> None:
+    # A worker that exits (restarted after a timeout, or on max_requests) is marked dead, so
+    # its live gauges stop counting; its counters stay in the sums.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def on_starting(server) -> None:
+    _clear_metrics_folder()
     if not _demo_mode():
         return
     public = [address for address in server.cfg.bind if not is_loopback_bind(address)]

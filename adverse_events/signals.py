@@ -39,6 +39,7 @@ from statsmodels.stats.rates import test_poisson_2indep
 
 from clinic.core import links
 from clinic.core.exceptions import Conflict, RuleViolation
+from clinic.core.metrics import LOT_SIGNAL_RUNS
 from treatments.models import SessionStatus
 
 from .models import (
@@ -438,6 +439,7 @@ def signals_compute(*, now: datetime | None = None) -> Summary:
         filled_until=now, last_run_at=timezone.now(), last_keys=len(summary.raised)
     )
     logger.info("lot signals computed: %s", summary.as_dict())
+    LOT_SIGNAL_RUNS.inc()
     return summary
 
 

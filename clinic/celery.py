@@ -9,12 +9,42 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_failure, worker_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_failure.connect(dispatch_uid="clinic.metrics.task_failed")
+def _count_task_failure(sender=None, **kwargs):  # noqa: ANN001, ANN202 (Celery's signature)
+    from clinic.core.metrics import task_failed
+
+    task_failed(sender=sender)
+
+
+@worker_init.connect(dispatch_uid="clinic.metrics.clear_folder")
+def _clear_metrics_folder(**kwargs):  # noqa: ANN003, ANN202
+    # Before the pool starts: a new worker counts from an empty folder (prometheus-client's
+    # multiprocess rule; gunicorn.conf.py does the same for web).
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+@worker_process_shutdown.connect(dispatch_uid="clinic.metrics.process_dead")
+def _mark_process_dead(pid=None, **kwargs):  # noqa: ANN001, ANN202
+    # A prefork child that exits leaves its metric files; multiprocess mode must be told.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
+
 
 app.conf.beat_schedule = {
     # Proves beat and worker are alive: records a heartbeat row the health check reads.

@@ -1,14 +1,21 @@
 """Is delivery healthy? Overdue messages and check-ins, and when each sweeper last ran.
+Is the deployment ready? Database, broker, cache, the sweepers' heartbeats, migrations.
 
-Read by `manage.py delivery_health` (exit 1 when unhealthy, for cron or a container
-healthcheck) and by the staff-only endpoint `/health/delivery/`.
+`delivery_health` is read by `manage.py delivery_health` (exit 1 when unhealthy, for cron or
+a container healthcheck) and by the staff-only endpoint `/health/delivery/`; `readiness` by
+`/healthz/ready` (clinic/views_ops.py) and by beat's container healthcheck.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Min
 from django.utils import timezone
 
@@ -86,3 +93,99 @@ def delivery_health(*, clinic_ids=None, now: datetime | None = None) -> Delivery
         last_sweeps=last,
         problems=problems,
     )
+
+
+# --- readiness: can this deployment do its work? (/healthz/ready) --------------------------
+
+# The answer names each check and, on failure, only the exception's class: never a URL (it
+# may hold a password), a host name or a row.
+CheckResult = dict[str, object]
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_broker() -> None:
+    url = settings.CELERY_BROKER_URL
+    if url.startswith(("redis://", "rediss://")):
+        import redis
+
+        timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            if not client.ping():
+                raise ConnectionError("no PONG")
+        finally:
+            client.close()
+        return
+    # The demo's filesystem broker: its folders exist and can be written.
+    folders = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        folder = folders[key]
+        if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            raise FileNotFoundError(f"broker folder {key} is missing or read-only")
+
+
+def _check_cache() -> None:
+    key, value = "healthz:ready", uuid.uuid4().hex
+    cache.set(key, value, timeout=10)
+    if cache.get(key) != value:
+        raise LookupError("the cache did not return what was stored")
+
+
+def _check_sweepers() -> None:
+    # Three missed sweeps: one late run is load, three is a stopped beat or worker.
+    max_age = timedelta(seconds=3 * settings.SWEEP_INTERVAL_SECONDS)
+    beats = dict(Heartbeat.objects.filter(name__in=SWEEPERS).values_list("name", "beat_at"))
+    now = timezone.now()
+    stale = [name for name in SWEEPERS if beats.get(name) is None or now - beats[name] > max_age]
+    if stale:
+        raise TimeoutError(f"no heartbeat in {max_age.total_seconds():.0f} s: {', '.join(stale)}")
+
+
+_migrated = False
+
+
+def _check_migrations() -> None:
+    # Once every migration is applied it stays so for this process (a deploy with new
+    # migrations starts new processes), so the migration graph is loaded until then only.
+    global _migrated
+    if _migrated:
+        return
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if plan:
+        raise LookupError(f"{len(plan)} migration(s) not applied")
+    _migrated = True
+
+
+READINESS_CHECKS = {
+    "database": _check_database,
+    "broker": _check_broker,
+    "cache": _check_cache,
+    "sweepers": _check_sweepers,
+    "migrations": _check_migrations,
+}
+# Our own messages are fixed text and safe to show; anything else shows its class only.
+_OWN_ERRORS = (FileNotFoundError, LookupError, TimeoutError)
+
+
+def readiness() -> tuple[bool, dict[str, CheckResult]]:
+    """Run every check; a failing one never stops the others. No patient data, no secrets."""
+    results: dict[str, CheckResult] = {}
+    for name, check in READINESS_CHECKS.items():
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+            own = type(exc) in _OWN_ERRORS
+            results[name] = {"ok": False, "error": str(exc) if own else type(exc).__name__}
+            if name == "database":
+                # Every later check but the broker and cache needs the database.
+                connection.close_if_unusable_or_obsolete()
+        else:
+            results[name] = {"ok": True}
+    return all(r["ok"] for r in results.values()), results

@@ -8,6 +8,7 @@ The embedded demo (`DEMO_MODE=true`) defaults to SQLite and kombu's filesystem b
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -88,6 +89,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id; the latency histogram times all.
+    "clinic.core.logcontext.RequestIdMiddleware",
+    "clinic.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "clinic.core.middleware.DemoLoopbackOnlyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -98,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "clinic.core.middleware.StaffLanguageMiddleware",
+    "clinic.core.logcontext.LogUserMiddleware",
     "clinic.core.middleware.StaffSessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -224,6 +229,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Probes and the metrics scraper talk plain HTTP inside the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/", r"^metrics$"]
 if env.bool("BEHIND_PROXY", default=not (DEMO_MODE or TESTING)):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -327,6 +334,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+# Task logs go through LOGGING below (JSON with the task's id), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# How often beat runs the check-in and outbox sweeps (clinic/celery.py reads the same
+# variable); /healthz/ready fails when a sweep has not run for three intervals.
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=30.0)
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -364,18 +376,62 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- health, metrics, error reports (docs/operations.md) ----------------------------------
+# /healthz/ready gives each connection check this long (the broker's ping, the database's
+# connect timeout is DB_CONNECT_TIMEOUT).
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
+# /metrics answers a Bearer token or an allowed network; with neither set it is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise _fail("METRICS_TOKEN", "must be at least 32 characters long (or empty: off).")
+_metrics_cidrs = env.list("METRICS_ALLOWED_CIDRS", default=[])
+try:
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(c, strict=False) for c in _metrics_cidrs]
+except ValueError as exc:
+    raise _fail("METRICS_ALLOWED_CIDRS", f"not a network ({exc}); e.g. 10.0.0.0/8") from exc
+# Under gunicorn and Celery's prefork pool each process writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR (an environment variable prometheus-client reads itself); the
+# scrape adds up every folder listed here (web's and the worker's), that one by default.
+_multiproc_dirs = (
+    [os.environ["PROMETHEUS_MULTIPROC_DIR"]] if "PROMETHEUS_MULTIPROC_DIR" in os.environ else []
+)
+METRICS_READ_DIRS = env.list("METRICS_READ_DIRS", default=_multiproc_dirs)
+# Optional error reports to Sentry, scrubbed of patient data (clinic/core/errorscrub.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from clinic.core.errorscrub import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
+
 # --- logging: no patient data; record ids only ---------------------------------------------
+# One JSON object per line in production (time, level, logger, message, request_id, user_id,
+# clinic_id, task_id); plain text for the demo's terminal. clinic/core/logformat.py.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEMO_MODE else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise _fail("LOG_FORMAT", f"use json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_tokens": {"()": "clinic.core.logredact.RedactTokensFilter"}},
+    "formatters": {
+        "plain": {"()": "clinic.core.logformat.PlainFormatter"},
+        "json": {"()": "clinic.core.logformat.JsonFormatter"},
+    },
+    "filters": {
+        "redact_tokens": {"()": "clinic.core.logredact.RedactTokensFilter"},
+        "context": {"()": "clinic.core.logcontext.ContextFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             # Personal-link tokens never reach a log line (django.request's 404s included).
-            "filters": ["redact_tokens"],
+            "filters": ["redact_tokens", "context"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -9,7 +9,7 @@ from clinic.api.urls import schema_urlpatterns
 from patients import urls as patients_urls
 from treatments import urls as treatments_urls
 
-from . import views, views_booking, views_charts, views_patients
+from . import views, views_booking, views_charts, views_ops, views_patients
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False), name="home"),
@@ -17,6 +17,10 @@ urlpatterns = [
     path("dashboard/live/", views.dashboard_live, name="dashboard-live"),
     path("charts/", views_charts.charts, name="charts"),
     path("health/delivery/", views.delivery_health_view, name="delivery-health"),
+    # Probes and the metrics scrape (no login; docs/operations.md).
+    path("healthz/live", views_ops.healthz_live, name="healthz-live"),
+    path("healthz/ready", views_ops.healthz_ready, name="healthz-ready"),
+    path("metrics", views_ops.metrics, name="metrics"),
     path("accounts/", include("clinic.core.urls")),
     path("admin/", admin.site.urls),
     path("", include("clinic.urls_sessions")),

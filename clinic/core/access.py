@@ -29,6 +29,7 @@ from django.urls import reverse
 from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
+from .logcontext import bind_clinic, bind_user
 from .models import Membership
 from .otp import has_confirmed_device
 
@@ -140,7 +141,10 @@ def visible_or_404(
 ) -> Any:
     """The one row of `source` with this public `uuid` that `who` may read; else 404 (another
     clinic's row, a role that may not read it, or no such row all look the same)."""
-    return get_object_or_404(visible(source, who, roles=roles), uuid=uuid)
+    row = get_object_or_404(visible(source, who, roles=roles), uuid=uuid)
+    # The request's log lines now say which clinic it is about (an id, never a name).
+    bind_clinic(getattr(row, "clinic_id", None))
+    return row
 
 
 # --- API -----------------------------------------------------------------------------------
@@ -180,6 +184,17 @@ class ClinicScopedAPIMixin:
 
     def get_required_roles(self) -> frozenset[str] | None:
         return self.required_roles
+
+    def perform_authentication(self, request: Request) -> None:
+        # An API token is read here, after the middleware: log lines learn the user now.
+        super().perform_authentication(request)  # type: ignore[misc]
+        if request.user.is_authenticated:
+            bind_user(request.user.pk)
+
+    def get_object(self) -> Any:
+        row = super().get_object()  # type: ignore[misc]
+        bind_clinic(getattr(row, "clinic_id", None))
+        return row
 
     def get_queryset(self) -> QuerySet:
         return scoped(super().get_queryset(), self.request.user, self.get_required_roles())  # type: ignore[misc, attr-defined]

@@ -92,10 +92,25 @@ def test_redis_keeps_queued_tasks(compose):
     assert options.get("maxmemory-policy") == "noeviction"
 
 
-def test_the_web_healthcheck_hits_the_health_probe(compose):
+def test_the_web_healthcheck_hits_the_liveness_probe(compose):
     test = " ".join(compose["services"]["web"]["healthcheck"]["test"])
     assert "healthcheck.py web" in test
-    assert "/accounts/healthz/" in (ROOT / "scripts" / "healthcheck.py").read_text()
+    assert "/healthz/live" in (ROOT / "scripts" / "healthcheck.py").read_text()
+
+
+def test_the_beat_healthcheck_runs_the_readiness_checks(compose):
+    test = " ".join(compose["services"]["beat"]["healthcheck"]["test"])
+    assert "healthcheck.py beat" in test
+    script = (ROOT / "scripts" / "healthcheck.py").read_text()
+    assert "from clinic.health import readiness" in script
+
+
+def test_web_and_worker_write_their_metrics_to_folders_web_reads(compose):
+    for name in ("web", "worker"):
+        command = " ".join(compose["services"][name]["command"])
+        assert f"PROMETHEUS_MULTIPROC_DIR=/data/metrics/{name}" in command, name
+    env_example = (ROOT / ".env.example").read_text()
+    assert "METRICS_READ_DIRS=/data/metrics/web,/data/metrics/worker" in env_example
 
 
 def test_the_app_services_read_the_env_file_and_never_demo(compose):

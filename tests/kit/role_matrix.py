@@ -3,8 +3,8 @@
 A row is `| url name | method | practitioner | front desk | safety lead | other clinic |
 anonymous |`. A row whose name ends in `:*` (e.g. `admin:*`) covers a whole namespace; the
 test checks it on the sample URLs listed in `PREFIX_SAMPLES`. A cell is `200`, `286` (htmx:
-stop polling), `403`, `404`, `405`, or `302→<url name>` (`302→login` means
-settings.LOGIN_URL).
+stop polling), `403`, `404`, `405`, `503` (a probe that is not ready), or `302→<url name>`
+(`302→login` means settings.LOGIN_URL).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 SECURITY_MD = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 COLUMNS = ["practitioner", "front desk", "safety lead", "other clinic", "anonymous"]
-_CELL = re.compile(r"^(200|201|286|400|401|403|404|405|409|302(?:→|->)\s*[\w:.-]+)$")
+_CELL = re.compile(r"^(200|201|286|400|401|403|404|405|409|503|302(?:→|->)\s*[\w:.-]+)$")
 
 
 @dataclass(frozen=True)
