@@ -16,6 +16,7 @@ from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -24,8 +25,10 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .access import held_memberships, is_verified, staff_denial
+from .account import recovery_code_used, recovery_codes_issue, recovery_codes_left
 from .forms import EnrollmentForm, ProfileForm, StaffLoginForm
 from .otp import ENROLLMENT_DEVICE_NAME, has_confirmed_device, qr_svg
+from .views_account import show_new_recovery_codes
 
 
 class StaffLoginView(auth_views.LoginView):
@@ -46,6 +49,22 @@ class StaffLoginView(auth_views.LoginView):
         # request.user is now the form's user: OTPMiddleware's is_verified() is not on it yet.
         if getattr(form.get_user(), "otp_device", None) is None:
             return _to_enrollment(self.get_success_url())
+        if form.recovery_device is not None:
+            remaining = recovery_code_used(user=form.get_user(), device=form.recovery_device)
+            messages.warning(
+                self.request,
+                ngettext(
+                    "You logged in with a recovery code. %(count)d code is left.",
+                    "You logged in with a recovery code. %(count)d codes are left.",
+                    remaining,
+                )
+                % {"count": remaining}
+                + " "
+                + _(
+                    "If your phone is lost, set up your authenticator app again now "
+                    "(Your profile, Account security)."
+                ),
+            )
         return response
 
 
@@ -88,7 +107,9 @@ def enrollment(request: HttpRequest) -> HttpResponse:
             device.save(update_fields=["confirmed"])
             TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
         otp_login(request, device)
-        return HttpResponseRedirect(next_url)
+        # The recovery codes come with the device, shown once on the page this POST answers.
+        codes = recovery_codes_issue(user=request.user)
+        return show_new_recovery_codes(request, codes, next_url)
     return render(
         request,
         "core/enrollment.html",
@@ -144,7 +165,11 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/profile.html",
-        {"form": form, "memberships": held_memberships(request.user)},
+        {
+            "form": form,
+            "memberships": held_memberships(request.user),
+            "recovery_codes_left": recovery_codes_left(request.user),
+        },
     )
 
 
