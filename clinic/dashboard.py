@@ -10,6 +10,7 @@ for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -191,13 +192,20 @@ class ResponseRate:
         return round(100 * self.answered / self.asked) if self.asked else None
 
 
-def checkin_response_rate(*, user: Any, days: int = RESPONSE_WINDOW_DAYS) -> ResponseRate:
-    """Check-ins sent in the last `days` days and how many of them were answered (one query)."""
+def checkin_response_rate(
+    *,
+    user: Any,
+    days: int = RESPONSE_WINDOW_DAYS,
+    narrow: Callable[[QuerySet], QuerySet] | None = None,
+) -> ResponseRate:
+    """Check-ins sent in the last `days` days and how many of them were answered (one query).
+    `narrow` may keep fewer clinics (the page's active clinic)."""
     since = timezone.now() - timedelta(days=days)
-    totals = (
-        visible(CheckIn, user, roles=CLINICAL_ROLES)
-        .filter(state__in=ASKED_STATES, sent_at__gte=since)
-        .aggregate(asked=Count("pk"), answered=Count("pk", filter=Q(state__in=ANSWERED)))
+    checkins = visible(CheckIn, user, roles=CLINICAL_ROLES)
+    if narrow is not None:
+        checkins = narrow(checkins)
+    totals = checkins.filter(state__in=ASKED_STATES, sent_at__gte=since).aggregate(
+        asked=Count("pk"), answered=Count("pk", filter=Q(state__in=ANSWERED))
     )
     return ResponseRate(asked=totals["asked"], answered=totals["answered"])
 

@@ -28,6 +28,7 @@ urlpatterns = [
         views_account.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("clinic/", views_account.active_clinic_choose, name="active_clinic"),
     path("two-factor/recovery-codes/", views_account.recovery_codes, name="recovery_codes"),
     path("two-factor/replace/", views_account.reenroll, name="reenroll"),
     path(

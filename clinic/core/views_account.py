@@ -15,17 +15,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_ratelimit.core import is_ratelimited
 
-from .access import is_verified, staff_denial
+from .access import SESSION_ACTIVE_CLINIC, held_clinics, is_verified, staff_denial, staff_required
 from .account import (
     authenticator_replace,
     pending_totp_device,
@@ -229,3 +230,25 @@ def reenroll_confirm(request: HttpRequest) -> HttpResponse:
         "core/reenroll_confirm.html",
         {"form": form, "qr_svg": qr_svg(device.config_url), "secret": display_secret(device)},
     )
+
+
+# --- the active clinic ------------------------------------------------------------------------
+
+
+@require_POST
+@staff_required
+def active_clinic_choose(request: HttpRequest) -> HttpResponse:
+    """The header's clinic picker: remember the clinic in the session, back to the same page.
+    Only a clinic where the user holds an active membership is accepted."""
+    chosen = request.POST.get("clinic", "")
+    clinic = next((c for c in held_clinics(request) if str(c.uuid) == chosen), None)
+    if clinic is None:
+        messages.error(request, _("Choose one of your clinics in the Clinic list."))
+    else:
+        request.session[SESSION_ACTIVE_CLINIC] = str(clinic.uuid)
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = resolve_url(settings.LOGIN_REDIRECT_URL)
+    return HttpResponseRedirect(target)
