@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from clinic.core.models import Role
 from clinic.core.otp import totp_token
 from tests.factories import MembershipFactory, UserFactory
-from tests.kit.auth import PASSWORD, totp_code
+from tests.kit.auth import PASSWORD, playwright_login, totp_code
 from tests.kit.browser import artifact_path
 
 NEW_PASSWORD = "Copper-Meadow-Silent-River-77"
@@ -123,3 +123,61 @@ def test_a_lost_authenticator_is_passed_with_a_recovery_code_once(page, clinic_a
         "That username, password and code do not match"
     )
     assert reverse("core:login") in page.url
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_new_phone_is_set_up_from_the_profile(page, practitioner_a):
+    """GIVEN a practitioner with a new phone
+    WHEN  they choose "Set up a new authenticator app" on their profile, prove it is them,
+          scan the new QR code and type its code
+    THEN  the profile says the new app is set up, and only the new device remains."""
+    from clinic.core.otp import confirmed_totp_device
+
+    old = confirmed_totp_device(practitioner_a)
+    playwright_login(page, page.base_url, practitioner_a)
+    page.locator("a.whoami").click()
+    expect(page.get_by_role("heading", name="Account security")).to_be_visible()
+    _shot(page, "profile_security.png")
+
+    page.get_by_role("link", name="Change your password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    _shot(page, "password_change.png")
+    page.get_by_role("link", name="Cancel").click()
+
+    page.get_by_role("link", name="Set up a new authenticator app").click()
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(totp_code(practitioner_a))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Scan the new QR code")).to_be_visible()
+    _shot(page, "reenroll_qr.png")
+    new = TOTPDevice.objects.get(user=practitioner_a, confirmed=False)
+    page.get_by_label("Six-digit code").fill(totp_token(new))
+    page.get_by_role("button", name="Confirm the new app").click()
+    expect(page.get_by_role("status")).to_contain_text("Your new authenticator app is set up")
+    assert list(TOTPDevice.objects.filter(user=practitioner_a)) == [new]
+    assert not TOTPDevice.objects.filter(pk=old.pk).exists()
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_user_of_two_clinics_switches_clinic_in_the_header(page, clinic_a, clinic_b):
+    from clinic.core.services import staff_create
+
+    roaming = staff_create(
+        username="roaming",
+        password=PASSWORD,
+        first_name="Ha-eun",
+        last_name="Choi",
+        clinic_roles=[(clinic_a, Role.PRACTITIONER), (clinic_b, Role.PRACTITIONER)],
+    )
+    playwright_login(page, page.base_url, roaming)
+    expect(page.get_by_label("Clinic", exact=True)).to_have_value(str(clinic_b.uuid))
+    page.get_by_label("Clinic", exact=True).select_option(label="Seoul")
+    page.get_by_role("button", name="Switch").click()
+    expect(page.locator(".notice")).to_contain_text("Showing Seoul")
+    expect(page.get_by_label("Clinic", exact=True)).to_have_value(str(clinic_a.uuid))
+    _shot(page, "clinic_switch.png")
+    page.get_by_role("link", name="Calendar").click()
+    expect(page.get_by_role("heading", name=re.compile("Seoul"))).to_be_visible()
