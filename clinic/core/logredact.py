@@ -20,8 +20,14 @@ TOKEN_PATH = re.compile(rf"/r/(?!(?:{_PAGES})/)[^/\s?#\"']+")
 REDACTED = "/r/[token]"
 
 
+# A staff password-reset link (`/accounts/password/reset/<uid>/<token>/`) works for an hour:
+# its token is a credential too. Django's own "set-password" step carries none.
+RESET_PATH = re.compile(r"(/password/reset/)(?!(?:sent|complete)/)[^/\s?#\"']+/[^/\s?#\"']+")
+RESET_REDACTED = r"\1[uid]/[token]"
+
+
 def redact(text: str) -> str:
-    return TOKEN_PATH.sub(REDACTED, text)
+    return RESET_PATH.sub(RESET_REDACTED, TOKEN_PATH.sub(REDACTED, text))
 
 
 class RedactTokensFilter(logging.Filter):

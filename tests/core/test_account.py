@@ -368,3 +368,15 @@ def test_proof_needs_the_password_and_a_code(client_as, practitioner_a):
     assert response.status_code == 200
     assert response.context["form"].errors["otp_token"]
     assert client.get(reverse("core:reenroll_confirm"))["Location"] == reverse("core:reenroll")
+
+
+def test_a_reset_links_token_is_redacted_from_log_lines(client, practitioner_a):
+    from clinic.core.logredact import redact
+
+    client.post(RESET, {"email": practitioner_a.email})
+    link = _reset_link(mail.outbox[0])
+    uid, token = link.rstrip("/").split("/")[-2:]
+    line = redact(f'"GET {link} HTTP/1.1" 302')
+    assert token not in line and uid not in line
+    assert "/accounts/password/reset/[uid]/[token]/" in line
+    assert redact("GET /accounts/password/reset/sent/") == "GET /accounts/password/reset/sent/"
