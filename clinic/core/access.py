@@ -96,11 +96,13 @@ def held_roles(request: HttpRequest) -> frozenset[str]:
     return frozenset(role for role, *_ in _held_rows(request))
 
 
-def held_clinics(request: HttpRequest) -> list[HeldClinic]:
-    """The clinics where the user holds an active membership, by name (no extra query)."""
+def held_clinics(request: HttpRequest, roles: Roles = None) -> list[HeldClinic]:
+    """The clinics where the user holds an active membership (of one of `roles`), by name
+    (no extra query)."""
     seen: dict[int, HeldClinic] = {}
-    for _role, clinic_id, uuid, name, zone in _held_rows(request):
-        seen.setdefault(clinic_id, HeldClinic(clinic_id, uuid, name, zone))
+    for role, clinic_id, uuid, name, zone in _held_rows(request):
+        if roles is None or role in roles:
+            seen.setdefault(clinic_id, HeldClinic(clinic_id, uuid, name, zone))
     return list(seen.values())
 
 

@@ -101,3 +101,30 @@ def test_the_picker_returns_only_to_a_page_of_this_site(client_as, roaming_desk,
 
 def test_picking_a_clinic_needs_a_post(client_as, roaming_desk):
     assert client_as(roaming_desk).get(SWITCH).status_code == 405
+
+
+def test_the_reactions_list_opens_on_the_active_clinic_with_all_my_clinics_a_choice_away(
+    client_as, clinic_a, clinic_b
+):
+    from tests.factories import ReactionReportFactory
+
+    roaming = staff_create(
+        username="roaming_clinician",
+        password=PASSWORD,
+        clinic_roles=[(clinic_a, Role.PRACTITIONER), (clinic_b, Role.PRACTITIONER)],
+    )
+    in_seoul = ReactionReportFactory(clinic=clinic_a)
+    in_york = ReactionReportFactory(clinic=clinic_b)
+    client = client_as(roaming)
+    url = reverse("triage:reactions")
+
+    client.post(SWITCH, {"clinic": str(clinic_a.uuid)})
+    default = client.get(url)
+    assert [r.pk for r in default.context["rows"]] == [in_seoul.pk]
+    assert f'<option value="{clinic_a.uuid}" selected>' in default.content.decode()
+    assert "All my clinics" in default.content.decode()
+    # "Export these as CSV" exports what the list shows.
+    assert f"export.csv?clinic={clinic_a.uuid}" in default.content.decode()
+
+    everything = client.get(url, {"clinic": ""})
+    assert {r.pk for r in everything.context["rows"]} == {in_seoul.pk, in_york.pk}
