@@ -58,6 +58,10 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(page, practition
     THEN  they log in with the new password and their authenticator code; the link is spent."""
     page.goto(f"{page.base_url}{reverse('core:login')}")
     page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
+    _shot(page, "password_reset_form.png")
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
     page.get_by_label("Email").fill(practitioner_a.email)
     page.get_by_role("button", name="Send the link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
