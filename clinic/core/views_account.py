@@ -63,6 +63,31 @@ def verified_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     return wrapper
 
 
+# Proving it is you again (password change, new codes, a new phone) from a logged-in session:
+# a stolen session must not be able to guess the password without limit.
+DEFAULT_REAUTH_RATE = "10/h"
+
+
+def reauth_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """At most `ACCOUNT_REAUTH_RATE` POSTs an hour per user to the pages that ask for the
+    password again; then a 429 page that says so."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST" and is_ratelimited(
+            request,
+            group="account-reauth",
+            key="user",
+            rate=getattr(settings, "ACCOUNT_REAUTH_RATE", DEFAULT_REAUTH_RATE),
+            method=["POST"],
+            increment=True,
+        ):
+            return render(request, "core/too_many_attempts.html", status=429)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 # --- password change -------------------------------------------------------------------------
 
 
@@ -77,7 +102,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not is_verified(request.user):
             return staff_denial(request)  # type: ignore[return-value]
-        return super().dispatch(request, *args, **kwargs)
+        return reauth_limited(super().dispatch)(request, *args, **kwargs)
 
     def form_valid(self, form: AccountPasswordChangeForm) -> HttpResponse:
         response = super().form_valid(form)
@@ -177,6 +202,7 @@ def show_new_recovery_codes(request: HttpRequest, codes: list[str], next_url: st
 @never_cache
 @require_http_methods(["GET", "POST"])
 @verified_required
+@reauth_limited
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     """New recovery codes, after the password and a current code; the old ones stop working."""
     form = ReauthForm(request.POST or None, user=request.user)
@@ -194,6 +220,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @verified_required
+@reauth_limited
 def reenroll(request: HttpRequest) -> HttpResponse:
     """Step 1 of a new phone: prove it is you (password, and a code or a recovery code)."""
     form = ReauthForm(request.POST or None, user=request.user)

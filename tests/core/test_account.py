@@ -380,3 +380,23 @@ def test_a_reset_links_token_is_redacted_from_log_lines(client, practitioner_a):
     assert token not in line and uid not in line
     assert "/accounts/password/reset/[uid]/[token]/" in line
     assert redact("GET /accounts/password/reset/sent/") == "GET /accounts/password/reset/sent/"
+
+
+def test_asking_for_the_password_again_is_rate_limited_per_user(
+    client_as, practitioner_a, settings
+):
+    settings.ACCOUNT_REAUTH_RATE = "3/h"
+    client = client_as(practitioner_a)
+    wrong = {"password": "guess", "otp_token": "123456"}
+    for _ in range(3):
+        assert client.post(reverse("core:reenroll"), wrong).status_code == 200
+    limited = client.post(reverse("core:recovery_codes"), wrong)
+    assert limited.status_code == 429
+    assert "Too many attempts" in limited.content.decode()
+    also = client.post(
+        reverse("core:password_change"),
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert also.status_code == 429
+    practitioner_a.refresh_from_db()
+    assert practitioner_a.check_password(PASSWORD)
