@@ -25,6 +25,11 @@ def security_event_record(*, user: User, kind: str, detail: str = "") -> Securit
     return event
 
 
+def security_events_recent(*, user: Any, limit: int = 10) -> list[SecurityEvent]:
+    """The user's own latest security events, for their profile (one query)."""
+    return list(SecurityEvent.objects.filter(user=user).order_by("-at", "-pk")[:limit])
+
+
 def recovery_device_of(user: Any) -> RecoveryCodeDevice | None:
     if user is None or not getattr(user, "pk", None):
         return None

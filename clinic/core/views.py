@@ -24,8 +24,13 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .access import held_memberships, is_verified, staff_denial
-from .account import recovery_code_used, recovery_codes_issue, recovery_codes_left
+from .access import active_clinic, held_memberships, is_verified, staff_denial
+from .account import (
+    recovery_code_used,
+    recovery_codes_issue,
+    recovery_codes_left,
+    security_events_recent,
+)
 from .forms import EnrollmentForm, ProfileForm, StaffLoginForm
 from .otp import ENROLLMENT_DEVICE_NAME, has_confirmed_device, qr_svg
 from .views_account import show_new_recovery_codes
@@ -169,6 +174,8 @@ def profile(request: HttpRequest) -> HttpResponse:
             "form": form,
             "memberships": held_memberships(request.user),
             "recovery_codes_left": recovery_codes_left(request.user),
+            "security_events": security_events_recent(user=request.user),
+            "zone": getattr(active_clinic(request), "time_zone", settings.TIME_ZONE),
         },
     )
 

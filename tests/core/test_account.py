@@ -400,3 +400,16 @@ def test_asking_for_the_password_again_is_rate_limited_per_user(
     assert also.status_code == 429
     practitioner_a.refresh_from_db()
     assert practitioner_a.check_password(PASSWORD)
+
+
+def test_the_profile_lists_recent_changes_to_the_login_in_the_clinics_time(
+    client_as, practitioner_a
+):
+    client = client_as(practitioner_a)
+    assert "None yet." in client.get(PROFILE).content.decode()
+    with time_machine.travel("2026-03-02 01:30:00+00:00", tick=False):
+        recovery_codes_issue(user=practitioner_a)
+    html = client.get(PROFILE).content.decode()
+    assert "Recent changes to your login" in html
+    # 01:30 UTC is 10:30 in Seoul, practitioner_a's clinic.
+    assert "2 Mar 2026, 10:30</time>: Recovery codes issued" in html
