@@ -159,6 +159,8 @@ def test_a_new_phone_is_set_up_from_the_profile(page, practitioner_a):
     page.get_by_label("Six-digit code").fill(totp_token(new))
     page.get_by_role("button", name="Confirm the new app").click()
     expect(page.get_by_role("status")).to_contain_text("Your new authenticator app is set up")
+    expect(page.get_by_text("Authenticator app replaced")).to_be_visible()
+    _shot(page, "profile_after_new_phone.png")
     assert list(TOTPDevice.objects.filter(user=practitioner_a)) == [new]
     assert not TOTPDevice.objects.filter(pk=old.pk).exists()
     assert page.console_errors == []
