@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -56,18 +57,19 @@ class StaffLoginView(auth_views.LoginView):
             return _to_enrollment(self.get_success_url())
         if form.recovery_device is not None:
             remaining = recovery_code_used(user=form.get_user(), device=form.recovery_device)
+            used = ngettext(
+                "You logged in with a recovery code. %(count)d code is left.",
+                "You logged in with a recovery code. %(count)d codes are left.",
+                remaining,
+            ) % {"count": remaining}
+            # A safe string keeps its link through the message storage.
             messages.warning(
                 self.request,
-                ngettext(
-                    "You logged in with a recovery code. %(count)d code is left.",
-                    "You logged in with a recovery code. %(count)d codes are left.",
-                    remaining,
-                )
-                % {"count": remaining}
-                + " "
-                + _(
-                    "If your phone is lost, set up your authenticator app again now "
-                    "(Your profile, Account security)."
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    used,
+                    reverse("core:reenroll"),
+                    _("If your phone is lost, set up your authenticator app again now."),
                 ),
             )
         return response

@@ -119,6 +119,9 @@ def test_a_lost_authenticator_is_passed_with_a_recovery_code_once(page, clinic_a
     page.wait_for_url(lambda url: reverse("core:login") not in url)
     expect(page.get_by_role("status")).to_contain_text("9 codes are left")
     _shot(page, "recovery_code_login.png")
+    expect(
+        page.get_by_role("link", name="If your phone is lost, set up your authenticator app")
+    ).to_have_attribute("href", reverse("core:reenroll"))
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Staff login")).to_be_visible()
 

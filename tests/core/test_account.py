@@ -240,7 +240,10 @@ def test_a_recovery_code_logs_in_once_and_is_refused_the_second_time(client, pra
     dashboard = client.get(DASHBOARD)
     assert dashboard.status_code == 200
     assert "9 codes are left" in dashboard.content.decode()
-    assert "set up your authenticator app again" in dashboard.content.decode()
+    assert (
+        f'<a href="{reverse("core:reenroll")}">If your phone is lost, set up your authenticator'
+        in dashboard.content.decode()
+    )
     assert SecurityEventKind.RECOVERY_CODE_USED in _kinds(practitioner_a)
 
     again = login_staff(Client(), practitioner_a, code=codes[0])
