@@ -10,6 +10,7 @@ for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -238,13 +239,20 @@ class ResponseRate:
         return round(100 * self.answered / self.asked) if self.asked else None
 
 
-def checkin_response_rate(*, user: Any, days: int = RESPONSE_WINDOW_DAYS) -> ResponseRate:
-    """Check-ins sent in the last `days` days and how many of them were answered (one query)."""
+def checkin_response_rate(
+    *,
+    user: Any,
+    days: int = RESPONSE_WINDOW_DAYS,
+    narrow: Callable[[QuerySet], QuerySet] | None = None,
+) -> ResponseRate:
+    """Check-ins sent in the last `days` days and how many of them were answered (one query).
+    `narrow` may keep fewer clinics (the page's active clinic)."""
     since = timezone.now() - timedelta(days=days)
-    totals = (
-        visible(CheckIn, user, roles=CLINICAL_ROLES)
-        .filter(state__in=ASKED_STATES, sent_at__gte=since)
-        .aggregate(asked=Count("pk"), answered=Count("pk", filter=Q(state__in=ANSWERED)))
+    checkins = visible(CheckIn, user, roles=CLINICAL_ROLES)
+    if narrow is not None:
+        checkins = narrow(checkins)
+    totals = checkins.filter(state__in=ASKED_STATES, sent_at__gte=since).aggregate(
+        asked=Count("pk"), answered=Count("pk", filter=Q(state__in=ANSWERED))
     )
     return ResponseRate(asked=totals["asked"], answered=totals["answered"])
 
@@ -292,11 +300,13 @@ def series_to_book(*, user: Any) -> QuerySet[TreatmentSeries]:
     )
 
 
-def series_to_book_panel(*, user: Any) -> Panel:
+def series_to_book_panel(
+    *, user: Any, narrow: Callable[[QuerySet], QuerySet] = lambda qs: qs
+) -> Panel:
     """The "series to book" panel: each row with the window its next session may be booked
     in (`book_from`, `book_by`: the series' 4-6 weeks after its last live appointment, never
-    before today), computed in Python from the loaded rows."""
-    found = panel(series_to_book(user=user))
+    before today), computed in Python from the loaded rows. `narrow` keeps one clinic's."""
+    found = panel(narrow(series_to_book(user=user)))
     for row in found.rows:
         row.book_from, row.book_by = series_book_from(row, row.last_live)
     return found

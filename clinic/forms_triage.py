@@ -118,6 +118,7 @@ class ReactionFilterForm(forms.Form):
                 field.empty_label = "Any"
                 field.to_field_name = "pk" if name == "term" else "uuid"
         self.fields["term"].to_field_name = "code"
+        self.fields["clinic"].empty_label = "All my clinics"
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -187,6 +187,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "core:login"
+# A password-reset link works for one hour, and not at all once the password has changed
+# (Django's stateless tokens hash the password and the last login).
+PASSWORD_RESET_TIMEOUT = 3600
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "core:login"
 # A refused form renders in the site's layout with a way back (clinic/core/views.py).

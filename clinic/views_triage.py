@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from adverse_events.models import Alarm, ReactionReport
 from adverse_events.services import alarm_acknowledge, assessment_record
-from clinic.core.access import staff_required, visible_or_404
+from clinic.core.access import active_clinic, held_clinics, staff_required, visible_or_404
 from clinic.core.csvcells import csv_safe
 from clinic.core.exceptions import ClinicError
 from clinic.core.models import CLINICAL_ROLES
@@ -93,17 +94,42 @@ def _filters(request: HttpRequest) -> tuple[ReactionFilterForm, dict[str, Any]]:
     return form, {}
 
 
+def _active_clinic_default(request: HttpRequest, form: ReactionFilterForm) -> Any:
+    """Unfiltered, a clinician of several clinics sees the active clinic (the header's pick);
+    "All my clinics" in the clinic filter shows every one. None: no default."""
+    if form.is_bound:
+        return None
+    clinical_clinics = held_clinics(request, CLINICAL_ROLES)
+    active = active_clinic(request)
+    if len(clinical_clinics) < 2 or active not in clinical_clinics:
+        return None
+    form.fields["clinic"].initial = str(active.uuid)
+    return active
+
+
 @clinical
 def reactions(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request)
     invalid = form.is_bound and not form.is_valid()
+    export_query = request.GET.urlencode()
+    default = _active_clinic_default(request, form)
+    if default is not None:
+        filters = {"clinic": default.id}
+        export_query = urlencode({"clinic": default.uuid})
     reports = reactions_filtered(user=request.user, filters=filters)
     rows = [] if invalid else list(reports[:LIST_LIMIT])
     total = 0 if invalid else reports.count()
     return render(
         request,
         "clinic/triage_list.html",
-        {"form": form, "rows": rows, "total": total, "limit": LIST_LIMIT, "invalid": invalid},
+        {
+            "form": form,
+            "rows": rows,
+            "total": total,
+            "limit": LIST_LIMIT,
+            "invalid": invalid,
+            "export_query": export_query,
+        },
         status=400 if invalid else 200,
     )
 

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from clinic.core.access import staff_required, visible, visible_or_404
+from clinic.core.access import active_clinic, staff_required, visible, visible_or_404
 from clinic.core.dates import CALENDAR
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
@@ -121,12 +121,15 @@ class CalendarForm(AccessibleErrorsMixin, forms.Form):
     view = forms.ChoiceField(choices=[("week", "Week"), ("day", "Day")], required=False)
     date = forms.DateField(required=False, widget=DateInput())
 
-    # The clinic shown: the one asked for, else the first one the user works at (set by clean).
+    # The clinic shown: the one asked for, else the active clinic (the header's pick), else
+    # the first one the user works at (set by clean).
     shown_clinic: Clinic | None = None
+    default_clinic_id: int | None = None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        self.shown_clinic = data.get("clinic") or self.fields["clinic"].queryset.first()
+        clinics = self.fields["clinic"].queryset
+        self.shown_clinic = data.get("clinic") or self._default(clinics)
         day = data.get("date")
         if day is not None and self.shown_clinic is not None:
             try:
@@ -134,6 +137,11 @@ class CalendarForm(AccessibleErrorsMixin, forms.Form):
             except forms.ValidationError as error:
                 self.add_error("date", error)
         return data
+
+    def _default(self, clinics: Any) -> Clinic | None:
+        if self.default_clinic_id is not None:
+            return clinics.filter(pk=self.default_clinic_id).first() or clinics.first()
+        return clinics.first()
 
 
 @staff_required
@@ -143,6 +151,8 @@ def calendar(request: HttpRequest) -> HttpResponse:
     clinics = visible(Clinic, request)
     form = CalendarForm(request.GET or None)
     form.fields["clinic"].queryset = clinics
+    active = active_clinic(request)
+    form.default_clinic_id = active.id if active is not None else None
     form.fields["practitioner"].queryset = User.objects.filter(
         memberships__clinic__in=clinics, memberships__role__in=BOOKABLE_ROLES
     ).distinct()
@@ -151,7 +161,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
     # its field, keeping the filters that were fine.
     invalid = form.is_bound and not form.is_valid()
     data = form.cleaned_data if form.is_bound else {}
-    clinic = form.shown_clinic or clinics.first()
+    clinic = form.shown_clinic or form._default(clinics)
     if clinic is None:
         raise Http404("No clinic")
     practitioners = booking.practitioners_of(clinic)

@@ -16,6 +16,7 @@ Every staff page and endpoint stands on this module, so none can forget a rule:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -55,22 +56,86 @@ def held_memberships(user: Any) -> QuerySet[Membership]:
     )
 
 
+@dataclass(frozen=True)
+class HeldClinic:
+    """A clinic where the user holds an active membership: what the header's picker needs."""
+
+    id: int
+    uuid: Any
+    name: str
+    time_zone: str
+
+
+def _held_rows(request: HttpRequest) -> list[tuple[str, int, Any, str, str]]:
+    """(role, clinic id, uuid, name, time zone) of the user's active memberships: one
+    query per request, shared by the page guard, the navigation and the active clinic."""
+    cached = getattr(request, "_held_rows", None)
+    if cached is None:
+        user = request.user
+        cached = (
+            list(
+                Membership.objects.active()
+                .filter(user=user)
+                .order_by("clinic__name", "clinic_id")
+                .values_list(
+                    "role", "clinic_id", "clinic__uuid", "clinic__name", "clinic__time_zone"
+                )
+            )
+            if user.is_authenticated
+            else []
+        )
+        request._held_rows = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def held_roles(request: HttpRequest) -> frozenset[str]:
     """The roles the user holds at any clinic (active memberships), read once per request.
 
     The page guard and the navigation share it, so showing only the links a role may open
     costs no extra query.
     """
-    cached = getattr(request, "_held_roles", None)
-    if cached is None:
-        user = request.user
-        cached = frozenset(
-            Membership.objects.active().filter(user=user).values_list("role", flat=True)
-            if user.is_authenticated
-            else ()
-        )
-        request._held_roles = cached  # type: ignore[attr-defined]
-    return cached
+    return frozenset(role for role, *_ in _held_rows(request))
+
+
+def held_clinics(request: HttpRequest, roles: Roles = None) -> list[HeldClinic]:
+    """The clinics where the user holds an active membership (of one of `roles`), by name
+    (no extra query)."""
+    seen: dict[int, HeldClinic] = {}
+    for role, clinic_id, uuid, name, zone in _held_rows(request):
+        if roles is None or role in roles:
+            seen.setdefault(clinic_id, HeldClinic(clinic_id, uuid, name, zone))
+    return list(seen.values())
+
+
+# The clinic a user of several clinics picked in the header (its uuid, in the session).
+SESSION_ACTIVE_CLINIC = "active_clinic"
+
+
+def active_clinic(request: HttpRequest) -> HeldClinic | None:
+    """The clinic the user works in now: the one picked in the header while they still hold
+    an active membership there, else their first clinic by name; None without a clinic."""
+    clinics = held_clinics(request)
+    chosen = request.session.get(SESSION_ACTIVE_CLINIC) if hasattr(request, "session") else None
+    for clinic in clinics:
+        if str(clinic.uuid) == chosen:
+            return clinic
+    return clinics[0] if clinics else None
+
+
+def in_active_clinic(queryset: QuerySet, request: HttpRequest) -> QuerySet:
+    """The default filter of a list or dashboard panel: only the active clinic's rows.
+
+    A no-op for a user of one clinic (everything visible is that clinic's already) and for
+    shared reference data. Apply it after `visible(...)`, never instead of it: it narrows,
+    it does not scope.
+    """
+    path = getattr(queryset.model, "clinic_path", "clinic")
+    if path is None or len(held_clinics(request)) < 2:
+        return queryset
+    clinic = active_clinic(request)
+    if clinic is None:
+        return queryset.none()
+    return queryset.filter(**{path or "pk": clinic.id})
 
 
 def staff_denial(request: HttpRequest, roles: Roles = None) -> HttpResponse | None:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from .access import held_roles
+from .access import active_clinic, held_clinics, held_roles
 from .models import CLINICAL_ROLES, Role
 
 
@@ -15,5 +15,17 @@ def site(request: HttpRequest) -> dict[str, object]:
             "front_desk": Role.FRONT_DESK in roles,
         }
 
+    def clinic_choice() -> dict[str, object]:
+        clinics = held_clinics(request)
+        return {
+            "clinics": clinics,
+            "active": active_clinic(request),
+            "several": len(clinics) > 1,
+        }
+
     # Lazy: evaluated only where the navigation is drawn, and free after the page guard ran.
-    return {"DEMO_MODE": settings.DEMO_MODE, "nav": SimpleLazyObject(nav)}
+    return {
+        "DEMO_MODE": settings.DEMO_MODE,
+        "nav": SimpleLazyObject(nav),
+        "clinic_choice": SimpleLazyObject(clinic_choice),
+    }

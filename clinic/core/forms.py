@@ -13,8 +13,10 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from .account import recovery_device_of
 from .models import Language, User
 from .otp import confirmed_totp_device
+from .recovery import looks_like_recovery_code
 
 # One message for a wrong password, a wrong code and a missing code: a different message for
 # "password right, code wrong" would tell an attacker the password is right.
@@ -35,6 +37,19 @@ def _code_field() -> forms.CharField:
                 "inputmode": "numeric",
                 "pattern": "[0-9]{6}",
             }
+        ),
+    )
+
+
+def _code_or_recovery_field() -> forms.CharField:
+    """The six-digit code, or a recovery code (`abcd-efgh-jk`) when the phone is lost: no
+    numeric keyboard and no digits-only pattern, so letters can be typed."""
+    return forms.CharField(
+        label=_("Six-digit code from your authenticator app"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
         ),
     )
 
@@ -66,6 +81,10 @@ class TwoFactorLoginMixin:
 
     # Admin login refuses users who have not enrolled; enrolment happens on the staff login.
     device_required = False
+    # The staff login takes a recovery code in place of the six-digit code; the admin does not.
+    accepts_recovery_codes = False
+    # Set by clean() when a recovery code let the user in (the view says how many remain).
+    recovery_device: Any = None
 
     request: Any
     cleaned_data: dict[str, Any]
@@ -87,6 +106,14 @@ class TwoFactorLoginMixin:
             user.otp_device = None
             return cleaned
         token = (cleaned.get("otp_token") or "").strip()
+        if self.accepts_recovery_codes and looks_like_recovery_code(token):
+            recovery = recovery_device_of(user)
+            if recovery is None or not recovery.verify_token(token):
+                self._report_failure()
+                raise forms.ValidationError(INVALID_LOGIN, code="invalid_login")
+            self.recovery_device = recovery
+            user.otp_device = recovery
+            return cleaned
         allowed, _extra = device.verify_is_allowed()
         if not allowed and token_matches(device, token):
             # django-otp's back-off after wrong codes (1, 2, 4, 8... s) refuses even the right
@@ -132,7 +159,8 @@ def token_matches(device: TOTPDevice, token: str) -> bool:
 
 
 class StaffLoginForm(AccessibleErrorsMixin, TwoFactorLoginMixin, AuthenticationForm):
-    otp_token = _code_field()
+    accepts_recovery_codes = True
+    otp_token = _code_or_recovery_field()
 
     error_messages = {
         **AuthenticationForm.error_messages,

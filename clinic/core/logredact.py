@@ -32,8 +32,15 @@ _PARENS = r"\((?:[^()]|\([^()]*\))*\)"  # one level of nesting: lower(email)
 DB_KEY = re.compile(rf"(Key {_PARENS})={_PARENS}")
 
 
+# A staff password-reset link (`/accounts/password/reset/<uid>/<token>/`) works for an hour:
+# its token is a credential too. Django's own "set-password" step carries none.
+RESET_PATH = re.compile(r"(/password/reset/)(?!(?:sent|complete)/)[^/\s?#\"']+/[^/\s?#\"']+")
+RESET_REDACTED = r"\1[uid]/[token]"
+
+
 def redact(text: str) -> str:
     text = TOKEN_PATH.sub(REDACTED, text)
+    text = RESET_PATH.sub(RESET_REDACTED, text)
     text = EMAIL.sub("[email]", text)
     text = DB_KEY.sub(r"\1=([value])", text)
     return PHONE.sub("[phone]", text)

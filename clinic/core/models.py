@@ -17,6 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_otp.models import Device
+
+from .recovery import check_recovery_code, normalise_recovery_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -498,3 +501,88 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Idempotency key of user {self.user_id}"
+
+
+# --- account security: audit of self-service changes, hashed recovery codes ---------------
+
+
+class SecurityEventKind(models.TextChoices):
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset by email"
+    RECOVERY_CODES_ISSUED = "recovery_codes_issued", "Recovery codes issued"
+    RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used to log in"
+    AUTHENTICATOR_REPLACED = "authenticator_replaced", "Authenticator app replaced"
+
+
+class SecurityEvent(models.Model):
+    """One change a staff member made to their own login: who, what, when.
+
+    Holds no secret and no address: `detail` is a plain remark ("7 recovery codes left").
+    Rows are kept when the account is deactivated (PROTECT).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="security_events")
+    kind = models.CharField(max_length=30, choices=SecurityEventKind.choices)
+    at = models.DateTimeField("when", default=timezone.now, db_index=True)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "security event"
+        verbose_name_plural = "security events"
+        ordering = ["-at", "-pk"]
+        constraints = [choices_check("kind", SecurityEventKind, "security_event_kind_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: user {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RecoveryCodeDevice(Device):
+    """A user's set of single-use recovery codes, as a django-otp device.
+
+    django-otp's static tokens are stored in plain text; here each code is kept only as a
+    salted PBKDF2 hash (`clinic/core/recovery.py`), so the database holds nothing that logs in.
+    A used code is marked used, atomically, so two logins with one code cannot both pass.
+    The login form asks this device when the code typed is not six digits.
+    """
+
+    class Meta:
+        verbose_name = "recovery code set"
+        verbose_name_plural = "recovery code sets"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                name="recovery_device_one_per_user",
+                violation_error_message="This user already has a set of recovery codes.",
+            )
+        ]
+
+    def remaining(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+    def verify_token(self, token: str) -> bool:
+        normalised = normalise_recovery_code(token)
+        if normalised is None:
+            return False
+        for code in self.codes.filter(used_at__isnull=True).order_by("pk"):
+            if check_recovery_code(normalised, code.hashed):
+                # The conditional UPDATE is the single use: of two racing logins, one wins.
+                claimed = RecoveryCode.objects.filter(pk=code.pk, used_at__isnull=True).update(
+                    used_at=timezone.now()
+                )
+                return claimed == 1
+        return False
+
+
+class RecoveryCode(models.Model):
+    """One recovery code, as a salted hash; `used_at` is set when it logs someone in."""
+
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    hashed = models.CharField("hash of the code", max_length=200)
+    used_at = models.DateTimeField("used", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "recovery code"
+        verbose_name_plural = "recovery codes"
+
+    def __str__(self) -> str:
+        return f"Recovery code {self.pk} of device {self.device_id}"

@@ -7,6 +7,7 @@ them, so views, the admin login and the test kit agree on what "has a second fac
 from __future__ import annotations
 
 import time
+from base64 import b32encode
 from typing import Any
 
 import qrcode
@@ -52,3 +53,9 @@ def qr_svg(text: str) -> str:
     svg = image.to_string(encoding="unicode")
     # Let CSS size it: the fixed millimetre size does not suit small phones.
     return svg.replace("<svg ", '<svg role="img" aria-label="QR code" class="qr" ', 1)
+
+
+def display_secret(device: TOTPDevice) -> str:
+    """The device's secret in base32, in groups of four, for typing into an app by hand."""
+    secret = b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

@@ -14,8 +14,10 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -23,9 +25,16 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .access import held_memberships, is_verified, staff_denial
+from .access import active_clinic, held_memberships, is_verified, staff_denial
+from .account import (
+    recovery_code_used,
+    recovery_codes_issue,
+    recovery_codes_left,
+    security_events_recent,
+)
 from .forms import EnrollmentForm, ProfileForm, StaffLoginForm
 from .otp import ENROLLMENT_DEVICE_NAME, has_confirmed_device, qr_svg
+from .views_account import show_new_recovery_codes
 
 
 class StaffLoginView(auth_views.LoginView):
@@ -46,6 +55,23 @@ class StaffLoginView(auth_views.LoginView):
         # request.user is now the form's user: OTPMiddleware's is_verified() is not on it yet.
         if getattr(form.get_user(), "otp_device", None) is None:
             return _to_enrollment(self.get_success_url())
+        if form.recovery_device is not None:
+            remaining = recovery_code_used(user=form.get_user(), device=form.recovery_device)
+            used = ngettext(
+                "You logged in with a recovery code. %(count)d code is left.",
+                "You logged in with a recovery code. %(count)d codes are left.",
+                remaining,
+            ) % {"count": remaining}
+            # A safe string keeps its link through the message storage.
+            messages.warning(
+                self.request,
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    used,
+                    reverse("core:reenroll"),
+                    _("If your phone is lost, set up your authenticator app again now."),
+                ),
+            )
         return response
 
 
@@ -88,7 +114,9 @@ def enrollment(request: HttpRequest) -> HttpResponse:
             device.save(update_fields=["confirmed"])
             TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
         otp_login(request, device)
-        return HttpResponseRedirect(next_url)
+        # The recovery codes come with the device, shown once on the page this POST answers.
+        codes = recovery_codes_issue(user=request.user)
+        return show_new_recovery_codes(request, codes, next_url)
     return render(
         request,
         "core/enrollment.html",
@@ -144,7 +172,13 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/profile.html",
-        {"form": form, "memberships": held_memberships(request.user)},
+        {
+            "form": form,
+            "memberships": held_memberships(request.user),
+            "recovery_codes_left": recovery_codes_left(request.user),
+            "security_events": security_events_recent(user=request.user),
+            "zone": getattr(active_clinic(request), "time_zone", settings.TIME_ZONE),
+        },
     )
 
 

@@ -53,6 +53,18 @@ def _admin_app(world: MatrixWorld) -> dict[str, Any]:
     return {"app_label": "core"}
 
 
+# --- self-service account pages (issue 21) ------------------------------------------------
+
+
+@url_kwargs("core:password_reset_confirm")
+def _password_reset_link(world: MatrixWorld) -> dict[str, Any]:
+    # A real account with a token that is not its own: the page says the link no longer works.
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return {"uidb64": urlsafe_base64_encode(force_bytes(world.practitioner_a.pk)), "token": "x-y"}
+
+
 # The admin URLs requested for a `admin:*` row, for every persona and for an admin.
 PREFIX_SAMPLES: dict[str, list[str]] = {
     "admin:*": [
