@@ -69,7 +69,7 @@ def test_a_staff_pages_exception_reaches_sentry_scrubbed(
     front_desk_client, clinic_a, sentry_events, monkeypatch
 ):
     """GIVEN Sentry on with the project's options
-    WHEN the patient search fails while handling a POST of her name, with her session cookie
+    WHEN registration fails while handling a POST of her name, with her session cookie
     and a query string, in a frame that holds her data
     THEN the event keeps the error's kind and the page, and none of her data."""
     patient = PatientFactory(
@@ -84,8 +84,8 @@ def test_a_staff_pages_exception_reaches_sentry_scrubbed(
     front_desk_client.raise_request_exception = False
     front_desk_client.cookies["tracking"] = EMAIL
     response = front_desk_client.post(
-        reverse("patients:search") + f"?q={SURNAME}",
-        {"name": f"{NAME} {SURNAME}", "phone": PHONE},
+        reverse("patients:register") + f"?q={SURNAME}",
+        {"first_name": NAME, "last_name": SURNAME, "phone": PHONE},
         HTTP_X_REQUEST_ID="req-sentry-0001",
     )
     assert response.status_code == 500
@@ -99,7 +99,7 @@ def test_a_staff_pages_exception_reaches_sentry_scrubbed(
     exception = event["exception"]["values"][-1]
     assert exception["type"] == "RuntimeError"
     assert "[phone]" in exception["value"] and "/r/[token]/" in exception["value"]
-    assert event["transaction"] == reverse("patients:search")
+    assert event["transaction"] == reverse("patients:register")
     # The test client bypasses the WSGI layer that adds the method and URL; the scrubber's
     # handling of a full request is the next test's.
     assert set(event["request"]) <= {"method", "url", "headers"}

@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
-from clinic.core.models import Role
+from clinic.core.models import RecoveryCodeDevice, Role, SecurityEvent, SecurityEventKind
 from tests.adverse_events.test_models import REFUSALS as ADVERSE_EVENT_REFUSALS
 from tests.constraints import (
     Refusal,
@@ -29,13 +29,36 @@ from tests.factories import (
     FormTokenFactory,
     IdempotencyRecordFactory,
     MembershipFactory,
+    UserFactory,
 )
 from tests.patients.test_models import REFUSALS as PATIENT_REFUSALS
 from tests.treatments.test_models import REFUSALS as TREATMENT_REFUSALS
 
 pytestmark = pytest.mark.django_db
 
+
+def _security_event() -> SecurityEvent:
+    return SecurityEvent.objects.create(
+        user=UserFactory(), kind=SecurityEventKind.values[0], detail=""
+    )
+
+
+def _recovery_device() -> RecoveryCodeDevice:
+    return RecoveryCodeDevice.objects.create(user=UserFactory(), name="Recovery codes")
+
+
 REFUSALS = [
+    refusal(
+        "security_event_kind_valid",
+        choices_message("kind", SecurityEventKind),
+        changed(_security_event, kind="telepathy"),
+        field_level=True,
+    ),
+    refusal(
+        "recovery_device_one_per_user",
+        "This user already has a set of recovery codes.",
+        duplicate(_recovery_device, "user"),
+    ),
     refusal(
         "closure_ends_after_start",
         "A closure must end on or after the day it starts.",
