@@ -1,7 +1,8 @@
 """In Chromium at the Seoul clinic: the front desk marks a patient arrived from its day list;
 the practitioner's open dashboard shows them on top on its next poll; opening the appointment
-offers the pre-filled session form; logging and signing completes the appointment and the
-series shows its next step."""
+offers the pre-filled session form; a pregnancy the practitioner records on the patient's
+screening facts makes it a hard stop; on a second patient, logging and signing completes the
+appointment and the series shows its next step (issue 18's "done when")."""
 
 from __future__ import annotations
 
@@ -128,6 +129,26 @@ def test_a_practitioners_day_from_arrival_to_the_series_next_step(
     expect(rows.first).to_contain_text("2 of 3")
     expect(rows.first).to_contain_text(clinic_a.local(mina_at).strftime("%H:%M"))
     shot(doctor, "practitioner-day-list")
+
+    # Joon's appointment opens his session form, pre-filled; a pregnancy the practitioner
+    # records on his screening-facts page makes it a hard stop.
+    rows.filter(has_text="Joon Lee").get_by_role("link", name="Log session").click()
+    doctor.wait_for_url(lambda url: "/session/new/" in url)
+    expect(doctor.get_by_role("heading", name="Log a session: Joon Lee")).to_be_visible()
+    expect(doctor.locator("#session-appointment")).to_contain_text("In treatment")
+    doctor.goto(base + reverse("clinical:chart", kwargs={"uuid": joon.uuid}))
+    doctor.get_by_role("link", name="Edit screening facts").click()
+    doctor.get_by_label("Pregnant or breastfeeding").check()
+    doctor.get_by_role("button", name="Save and confirm facts").click()
+    expect(doctor.get_by_text("Screening facts saved and confirmed.")).to_be_visible()
+    doctor.goto(base + reverse("dashboard"))
+    rows.filter(has_text="Joon Lee").get_by_role("link", name="Continue logging").click()
+    doctor.wait_for_url(lambda url: "/session/new/" in url)
+    stop = doctor.locator('#screening-findings .alert-error li[data-code="pregnancy"]')
+    expect(stop).to_be_visible()
+    shot(doctor, "session-form-pregnancy-hard-stop")
+    doctor.goto(base + reverse("dashboard"))
+    expect(rows.first).to_contain_text("Mina Park")
 
     # One click opens the session form, filled in; the appointment is now in treatment.
     rows.first.get_by_role("link", name="Log session").click()
