@@ -17,6 +17,7 @@ urlpatterns = [
     path("charts/", views_charts.charts, name="charts"),
     path("health/delivery/", views.delivery_health_view, name="delivery-health"),
     path("accounts/", include("clinic.core.urls")),
+    path("staff/", include("clinic.core.urls_staff")),
     path("admin/", admin.site.urls),
     path("", include("clinic.urls_sessions")),
     # The treatments pages and the two booking pages that run a workflow (clinic/views_booking.py)

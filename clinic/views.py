@@ -9,18 +9,20 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from clinic.core.access import is_verified, staff_required
+from clinic.core import selectors as core_selectors
+from clinic.core.access import is_verified, staff_required, visible
 from clinic.core.middleware import signed_out_poll_response
-from clinic.core.models import Membership
+from clinic.core.models import ALL_ROLES, MANAGER_ONLY, Clinic, Membership
 from clinic.health import delivery_health
 
 from . import dashboard as board
 from .forms_triage import AcknowledgeForm
 
 
-@staff_required
+@staff_required(roles=ALL_ROLES)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """One page, panels by role. The front desk's panels never read clinical models."""
+    """One page, panels by role. The front desk's panels never read clinical models; a
+    manager's staff panel reads no patient data at all."""
     user = request.user
     roles = board.dashboard_roles(user)
     context: dict = {"roles": roles, "ack_form": AcknowledgeForm()}
@@ -37,6 +39,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "calls": board.panel(board.calls_open(user=user)),
             "to_book": board.panel(board.series_to_book(user=user)),
         }
+    if roles.manager:
+        context["staff_clinics"] = [
+            (clinic, core_selectors.staff_counts(clinic=clinic))
+            for clinic in visible(Clinic, request, roles=MANAGER_ONLY).order_by("name")
+        ]
     return render(request, "clinic/dashboard.html", context)
 
 

@@ -18,10 +18,13 @@ PATIENT_PAGES = ("fine", "report", "thanks", "urgent", "language")
 _PAGES = "|".join(PATIENT_PAGES)
 TOKEN_PATH = re.compile(rf"/r/(?!(?:{_PAGES})/)[^/\s?#\"']+")
 REDACTED = "/r/[token]"
+# A staff invitation link `/staff/join/<token>/` is a credential too, until it is used.
+INVITATION_PATH = re.compile(r"/staff/join/[^/\s?#\"']+")
+INVITATION_REDACTED = "/staff/join/[token]"
 
 
 def redact(text: str) -> str:
-    return TOKEN_PATH.sub(REDACTED, text)
+    return INVITATION_PATH.sub(INVITATION_REDACTED, TOKEN_PATH.sub(REDACTED, text))
 
 
 class RedactTokensFilter(logging.Filter):
