@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -166,13 +167,19 @@ STEPS = {
     "deactivate": (
         services.staff_deactivate,
         StaffAction.DEACTIVATED,
-        "Deactivated: their sessions and API tokens have ended.",
+        gettext_lazy("Deactivated: their sessions and API tokens have ended."),
     ),
-    "reactivate": (services.staff_reactivate, StaffAction.REACTIVATED, "Reactivated."),
+    "reactivate": (
+        services.staff_reactivate,
+        StaffAction.REACTIVATED,
+        gettext_lazy("Reactivated."),
+    ),
     "reset-second-factor": (
         services.staff_second_factor_reset,
         StaffAction.SECOND_FACTOR_RESET,
-        "Second factor reset: they set up their authenticator app again at their next login.",
+        gettext_lazy(
+            "Second factor reset: they set up their authenticator app again at their next login."
+        ),
     ),
 }
 
@@ -190,7 +197,7 @@ def _step(request: HttpRequest, uuid: Any, user: Any, step: str) -> HttpResponse
             except (ValidationError, RuleViolation) as error:
                 form.add_error(None, getattr(error, "message", None) or error.messages)
             else:
-                messages.success(request, _(done))
+                messages.success(request, done)
                 return HttpResponseRedirect(_member_url(clinic, target))
         status = 400
     return _render(
