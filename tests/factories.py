@@ -20,6 +20,8 @@ from clinic.core.models import (
     IdempotencyRecord,
     Membership,
     Role,
+    StaffAction,
+    StaffAuditEvent,
     User,
 )
 from tests.kit.auth import PASSWORD
@@ -80,6 +82,18 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     clinic = factory.SubFactory(ClinicFactory)
     role = Role.PRACTITIONER
     active = True
+
+
+class StaffAuditEventFactory(factory.django.DjangoModelFactory):
+    """One line of a clinic's staff audit (a manager invited someone)."""
+
+    class Meta:
+        model = StaffAuditEvent
+
+    clinic = factory.SubFactory(ClinicFactory)
+    actor = factory.SubFactory(UserFactory)
+    subject_name = "Jiwoo Han"
+    action = StaffAction.INVITED
 
 
 class StaffFactory(UserFactory):
