@@ -78,7 +78,10 @@ class ScopedQuerySet(models.QuerySet):
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if roles is None:
-            roles = getattr(self.model, "read_roles", PATIENT_ROLES)
+            # A model may open itself to more roles than a view that names none gets.
+            roles = getattr(self.model, "default_read_roles", None) or getattr(
+                self.model, "read_roles", PATIENT_ROLES
+            )
         clinic_ids = Membership.clinic_ids_for(user, roles)
         path = getattr(self.model, "clinic_path", "clinic")
         if path is None:
@@ -210,7 +213,11 @@ class Clinic(BaseModel):
     )
 
     clinic_path: ClassVar[str] = ""
+    # Any staff role may be shown its clinics (a manager's staff pages ask with MANAGER_ONLY);
+    # a view that names no roles gets the clinics where the user works with patients, so a
+    # front desk who also manages another clinic registers patients only where they work.
     read_roles: ClassVar[frozenset[str]] = ALL_ROLES
+    default_read_roles: ClassVar[frozenset[str]] = PATIENT_ROLES
 
     class Meta:
         verbose_name = "clinic"
@@ -341,8 +348,6 @@ class ClinicClosure(BaseModel):
     ends_on = models.DateField()
     reason = models.CharField(max_length=200, blank=True)
 
-    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
-
     class Meta:
         verbose_name = "clinic closure"
         verbose_name_plural = "clinic closures"
@@ -370,8 +375,6 @@ class CheckInPlanStep(BaseModel):
     label = models.CharField(max_length=60)
     offset = models.DurationField()
     active = models.BooleanField(default=True)
-
-    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
 
     DEFAULT_PLAN: ClassVar[list[tuple[str, str, timedelta]]] = [
         ("d1", "Day 1", timedelta(days=1)),
@@ -419,8 +422,6 @@ class Membership(BaseModel):
     active = models.BooleanField(default=True)
 
     objects = MembershipQuerySet.as_manager()
-
-    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
 
     class Meta:
         verbose_name = "clinic membership"

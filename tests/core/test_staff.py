@@ -439,3 +439,22 @@ def test_resetting_the_second_factor_ends_sessions_and_asks_for_enrolment_at_log
     assert again.status_code == 302
     assert again["Location"].startswith(reverse("core:enrollment"))
     assert StaffAuditEvent.objects.filter(action=StaffAction.SECOND_FACTOR_RESET).count() == 1
+
+
+def test_managing_a_clinic_gives_no_patient_work_there(clinic_a, clinic_b):
+    """A front desk of clinic A who manages clinic B registers and books patients only at A:
+    a view that names no roles gets the clinics where the user works with patients."""
+    from clinic.core.access import visible
+    from clinic.core.models import MANAGER_ONLY, Clinic
+
+    both = staff_create(
+        username="desk_and_boss",
+        password=PASSWORD,
+        clinic_roles=[(clinic_a, Role.FRONT_DESK), (clinic_b, Role.MANAGER)],
+    )
+    assert list(visible(Clinic, both)) == [clinic_a]
+    assert list(visible(Clinic, both, roles=MANAGER_ONLY)) == [clinic_b]
+    PatientFactory(clinic=clinic_b, last_name="Okafor")
+    from patients.models import Patient
+
+    assert not visible(Patient, both).filter(clinic=clinic_b).exists()
