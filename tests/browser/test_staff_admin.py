@@ -37,6 +37,10 @@ def test_a_manager_invites_a_practitioner_who_joins_and_is_then_deactivated(
 ):
     # --- the manager invites ---------------------------------------------------------------
     playwright_login(page, live_server.url, manager_a)
+    # A manager alone: the staff panel, and no patient pages in the navigation.
+    expect(page.get_by_role("heading", name="Staff", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Patients")).to_have_count(0)
+    _shot(page, "staff_dashboard_manager.png")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Staff").click()
     expect(page.get_by_role("heading", name="Staff of Seoul")).to_be_visible()
     page.get_by_role("link", name="Invite a colleague").click()
@@ -44,6 +48,7 @@ def test_a_manager_invites_a_practitioner_who_joins_and_is_then_deactivated(
     page.get_by_label("Family name").fill("Han")
     page.get_by_label("Email").fill("jiwoo@clinic.example")
     page.get_by_label("Practitioner").check()
+    _shot(page, "staff_invite.png")
     page.get_by_role("button", name="Send the invitation").click()
     expect(page.get_by_role("status")).to_contain_text("Invitation sent to jiwoo@clinic.example")
     people = page.get_by_role("region", name="People")
@@ -56,6 +61,7 @@ def test_a_manager_invites_a_practitioner_who_joins_and_is_then_deactivated(
     try:
         invitee.goto(link)
         expect(invitee.get_by_role("heading", name="Join Seoul")).to_be_visible()
+        _shot(invitee, "staff_join.png")
         invitee.get_by_label("Username").fill("jiwoo.han")
         invitee.locator("#id_password1").fill(NEW_PASSWORD)
         invitee.get_by_label("Password again").fill(NEW_PASSWORD)
@@ -98,5 +104,10 @@ def test_a_manager_invites_a_practitioner_who_joins_and_is_then_deactivated(
             invitee.get_by_role("link", name="Dashboard").click()
         expect(invitee.get_by_role("button", name="Log in")).to_be_visible()
         assert reverse("core:login") in invitee.url
+
+        # The invitation link is spent.
+        invitee.goto(link)
+        expect(invitee.get_by_text("It was already used")).to_be_visible()
+        _shot(invitee, "staff_join_used.png")
     finally:
         invitee_context.close()
