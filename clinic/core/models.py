@@ -77,11 +77,14 @@ class ScopedQuerySet(models.QuerySet):
     def visible_to(self, user: Any, roles: Iterable[str] | None = None) -> ScopedQuerySet:
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
+        model_roles = getattr(self.model, "read_roles", PATIENT_ROLES)
         if roles is None:
             # A model may open itself to more roles than a view that names none gets.
-            roles = getattr(self.model, "default_read_roles", None) or getattr(
-                self.model, "read_roles", PATIENT_ROLES
-            )
+            roles = getattr(self.model, "default_read_roles", None) or model_roles
+        else:
+            # Asking for roles never widens who reads a model (the staff audit stays the
+            # manager's whatever role a caller names).
+            roles = frozenset(roles) & frozenset(model_roles)
         clinic_ids = Membership.clinic_ids_for(user, roles)
         path = getattr(self.model, "clinic_path", "clinic")
         if path is None:
