@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.core.admin import ReadOnlyAdminMixin
 from patients.admin import AUDIT_FIELDS, NeverDeleteMixin
 
 from .models import (
@@ -133,7 +134,7 @@ class ReactionReportAdmin(NeverDeleteMixin, ReadOnlyMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(NeverDeleteMixin, SimpleHistoryAdmin):
+class AssessmentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "report",
         "triage_status",

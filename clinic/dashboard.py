@@ -94,6 +94,7 @@ class AddDays(Func):
 class Roles:
     clinical: bool
     front_desk: bool
+    manager: bool
     time_zone: str  # of the user's first clinic: the dashboard shows times in it
     places: tuple[str, ...] = ()  # "Seoul — Practitioner", one per membership
 
@@ -109,6 +110,7 @@ def dashboard_roles(user: Any) -> Roles:
     return Roles(
         clinical=bool(roles & CLINICAL_ROLES),
         front_desk=Role.FRONT_DESK in roles,
+        manager=Role.MANAGER in roles,
         time_zone=rows[0][1] if rows else "UTC",
         places=tuple(f"{name} — {Role(role).label}" for role, _, name in rows),
     )

@@ -140,6 +140,9 @@ STAFF = [
     StaffSpec("ny.practitioner2", "Marcus", "Bell", ((NEW_YORK, Role.PRACTITIONER),)),
     StaffSpec("ny.frontdesk", "Tanya", "Ruiz", ((NEW_YORK, Role.FRONT_DESK),)),
     StaffSpec("ny.safety", "Alan", "Whitfield", ((NEW_YORK, Role.SAFETY_LEAD),)),
+    # Managers look after staff (invitations, roles, deactivation) and see no patients.
+    StaffSpec("seoul.manager", "Eunji", "Choi", ((SEOUL, Role.MANAGER),)),
+    StaffSpec("ny.manager", "Grace", "Okafor", ((NEW_YORK, Role.MANAGER),)),
     # A visiting practitioner who works at both clinics (their hours never overlap in UTC).
     StaffSpec(
         "shared.practitioner",
@@ -675,7 +678,7 @@ class Seeder:
                     ctx.practitioners.append(user)
                 elif role == Role.FRONT_DESK:
                     ctx.front_desk = user
-                else:
+                elif role == Role.SAFETY_LEAD:
                     ctx.safety_lead = user
         # The visiting practitioner is listed last: patients' regulars are the residents.
         for ctx in self.ctxs.values():

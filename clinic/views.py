@@ -11,24 +11,27 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from clinic.core import selectors as core_selectors
 from clinic.core.access import (
     active_clinic,
     held_roles,
     in_active_clinic,
     is_verified,
     staff_required,
+    visible,
 )
 from clinic.core.middleware import signed_out_poll_response
-from clinic.core.models import CLINICAL_ROLES, Membership, Role
+from clinic.core.models import ALL_ROLES, CLINICAL_ROLES, MANAGER_ONLY, Clinic, Membership, Role
 from clinic.health import delivery_health
 
 from . import dashboard as board
 from .forms_triage import AcknowledgeForm
 
 
-@staff_required
+@staff_required(roles=ALL_ROLES)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """One page, panels by role. The front desk's panels never read clinical models."""
+    """One page, panels by role. The front desk's panels never read clinical models; a
+    manager's staff panel reads no patient data at all."""
     user = request.user
     roles = _for_active_clinic(board.dashboard_roles(user), request)
     context: dict = {"roles": roles, "ack_form": AcknowledgeForm()}
@@ -54,6 +57,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 user=user, narrow=lambda qs: in_active_clinic(qs, request)
             ),
         }
+    if roles.manager:
+        context["staff_clinics"] = [
+            (clinic, core_selectors.staff_counts(clinic=clinic))
+            for clinic in visible(Clinic, request, roles=MANAGER_ONLY).order_by("name")
+        ]
     return render(request, "clinic/dashboard.html", context)
 
 
@@ -104,6 +112,7 @@ def dashboard_live(request: HttpRequest) -> HttpResponse:
     roles = board.Roles(
         clinical=bool(held & CLINICAL_ROLES),
         front_desk=Role.FRONT_DESK in held,
+        manager=Role.MANAGER in held,
         time_zone=active.time_zone if active is not None else "UTC",
     )
     if not roles.clinical:

@@ -2,8 +2,9 @@
 
 Clinics: `clinic_a` (Seoul, Asia/Seoul) and `clinic_b` (New York, America/New_York).
 Personas (STYLE.md), each with a confirmed TOTP device and password `tests.kit.auth.PASSWORD`:
-`practitioner_a`, `front_desk_a`, `safety_lead_a` (clinic A), `practitioner_b` (clinic B, the
-outsider), and `anonymous` (None). `personas` maps the role-matrix column names to them.
+`practitioner_a`, `front_desk_a`, `safety_lead_a`, `manager_a` (clinic A; the manager holds no
+other role, so sees no patients), `practitioner_b` (clinic B, the outsider), and `anonymous`
+(None). `personas` maps the role-matrix column names to them.
 
 Clients: `client_as(user)` returns a fresh test client logged in with both factors (fast
 path); `practitioner_client` etc. are ready-made. Real login: `tests.kit.auth.login_staff`.
@@ -88,6 +89,11 @@ def safety_lead_a(clinic_a: Clinic) -> User:
 
 
 @pytest.fixture
+def manager_a(clinic_a: Clinic) -> User:
+    return _staff("manager_a", clinic_a, Role.MANAGER)
+
+
+@pytest.fixture
 def practitioner_b(clinic_b: Clinic) -> User:
     return _staff("practitioner_b", clinic_b, Role.PRACTITIONER)
 
@@ -98,7 +104,14 @@ def anonymous() -> None:
 
 
 # The role matrix's column names (docs/security.md), in its order.
-PERSONA_COLUMNS = ["practitioner", "front desk", "safety lead", "other clinic", "anonymous"]
+PERSONA_COLUMNS = [
+    "practitioner",
+    "front desk",
+    "safety lead",
+    "manager",
+    "other clinic",
+    "anonymous",
+]
 
 
 @pytest.fixture
@@ -106,6 +119,7 @@ def personas(
     practitioner_a: User,
     front_desk_a: User,
     safety_lead_a: User,
+    manager_a: User,
     practitioner_b: User,
     anonymous: None,
 ) -> dict[str, User | None]:
@@ -113,6 +127,7 @@ def personas(
         "practitioner": practitioner_a,
         "front desk": front_desk_a,
         "safety lead": safety_lead_a,
+        "manager": manager_a,
         "other clinic": practitioner_b,
         "anonymous": anonymous,
     }

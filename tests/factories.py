@@ -18,8 +18,11 @@ from clinic.core.models import (
     FormToken,
     Heartbeat,
     IdempotencyRecord,
+    Invitation,
     Membership,
     Role,
+    StaffAction,
+    StaffAuditEvent,
     User,
 )
 from tests.kit.auth import PASSWORD
@@ -80,6 +83,40 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     clinic = factory.SubFactory(ClinicFactory)
     role = Role.PRACTITIONER
     active = True
+
+
+class StaffAuditEventFactory(factory.django.DjangoModelFactory):
+    """One line of a clinic's staff audit (a manager invited someone)."""
+
+    class Meta:
+        model = StaffAuditEvent
+
+    clinic = factory.SubFactory(ClinicFactory)
+    actor = factory.SubFactory(UserFactory)
+    subject_name = "Jiwoo Han"
+    action = StaffAction.INVITED
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """A pending invitation (the token is not kept; this one's hash is random)."""
+
+    class Meta:
+        model = Invitation
+
+    clinic = factory.SubFactory(ClinicFactory)
+    invited_by = factory.SubFactory(UserFactory)
+    first_name = "Jiwoo"
+    last_name = "Han"
+    email = "jiwoo@clinic.example"
+    roles = factory.LazyFunction(lambda: [Role.PRACTITIONER])
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    expires_at = factory.LazyFunction(lambda: _now() + timedelta(hours=72))
 
 
 class StaffFactory(UserFactory):

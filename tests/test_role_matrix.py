@@ -30,9 +30,10 @@ def world(
     front_desk_a: Any,
     safety_lead_a: Any,
     practitioner_b: Any,
+    manager_a: Any,
 ) -> MatrixWorld:
     return MatrixWorld(
-        clinic_a, clinic_b, practitioner_a, front_desk_a, safety_lead_a, practitioner_b
+        clinic_a, clinic_b, practitioner_a, front_desk_a, safety_lead_a, practitioner_b, manager_a
     )
 
 

@@ -85,6 +85,10 @@ class SeededDemoTests(TestCase):
             roles = list(Membership.objects.filter(clinic=clinic).values_list("role", flat=True))
             assert roles.count(Role.PRACTITIONER) >= 2
             assert Role.FRONT_DESK in roles and Role.SAFETY_LEAD in roles
+            assert roles.count(Role.MANAGER) == 1
+        # A demo manager looks after staff only: no role that sees patients.
+        manager = User.objects.get(username="seoul.manager")
+        assert set(manager.memberships.values_list("role", flat=True)) == {Role.MANAGER}
         shared = User.objects.get(username="shared.practitioner")
         assert shared.memberships.count() == 2
         admin = User.objects.get(username="admin")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.core.admin import ReadOnlyAdminMixin
 from patients.admin import AUDIT_FIELDS, NeverDeleteMixin
 
 from .models import (
@@ -20,6 +21,7 @@ from .models import (
     RecallNotice,
     SeriesTemplate,
     SessionAddendum,
+    SessionStatus,
     TreatmentSeries,
     TreatmentSession,
 )
@@ -168,9 +170,15 @@ class TreatmentSessionAdmin(NeverDeleteMixin, SimpleHistoryAdmin):
     date_hierarchy = "performed_at"
     inlines = [SessionAddendumInline]
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A signed session is locked: corrections are addenda, written on the session's page.
+        if obj is not None and obj.status != SessionStatus.OPEN:
+            return False
+        return super().has_change_permission(request, obj)
+
 
 @admin.register(SessionAddendum)
-class SessionAddendumAdmin(admin.ModelAdmin):
+class SessionAddendumAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "session", "author"]
     list_filter = ["session__clinic"]
     search_fields = ["text", "author__username"]

@@ -3,8 +3,10 @@
 Every staff page and endpoint stands on this module, so none can forget a rule:
 
 - `staff_required` for pages: logged in, second factor verified in this session, an active
-  membership (optionally one of `roles`). A user who has not enrolled an authenticator app is
-  sent to enrolment; one without a membership gets 403.
+  membership of one of `roles` (default `PATIENT_ROLES`: staff who work with patients, so a
+  manager-only account is refused a page that does not open itself to managers). A user who
+  has not enrolled an authenticator app is sent to enrolment; one without a membership gets
+  403.
 - `visible` / `visible_or_404` for pages (and the selectors behind them): every queryset and
   every object a page reads by its public uuid comes through them, so another clinic's row
   answers 404, never 200, and a role the model does not allow sees nothing. A test refuses a
@@ -31,7 +33,7 @@ from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
 from .logcontext import bind_clinic, bind_user
-from .models import Membership
+from .models import PATIENT_ROLES, Membership
 from .otp import has_confirmed_device
 
 Roles = Iterable[str] | None
@@ -43,7 +45,8 @@ def is_verified(user: Any) -> bool:
 
 
 def has_membership(user: Any, roles: Roles = None) -> bool:
-    return Membership.clinic_ids_for(user, roles).exists()
+    """An active membership of one of `roles` (default: a role that works with patients)."""
+    return Membership.clinic_ids_for(user, PATIENT_ROLES if roles is None else roles).exists()
 
 
 def held_memberships(user: Any) -> QuerySet[Membership]:
@@ -92,7 +95,8 @@ def held_roles(request: HttpRequest) -> frozenset[str]:
     """The roles the user holds at any clinic (active memberships), read once per request.
 
     The page guard and the navigation share it, so showing only the links a role may open
-    costs no extra query.
+    costs no extra query. Cached on the request only, never across requests, so a role a
+    manager adds or removes applies on the user's next request.
     """
     return frozenset(role for role, *_ in _held_rows(request))
 
@@ -156,8 +160,12 @@ def staff_denial(request: HttpRequest, roles: Roles = None) -> HttpResponse | No
 
 
 def staff_required(view: Callable[..., HttpResponse] | None = None, *, roles: Roles = None) -> Any:
-    """Decorate a page view: `@staff_required` or `@staff_required(roles=SAFETY_LEAD_ONLY)`."""
-    frozen = frozenset(roles) if roles is not None else None
+    """Decorate a page view: `@staff_required` or `@staff_required(roles=SAFETY_LEAD_ONLY)`.
+
+    Without `roles`, staff who work with patients (`PATIENT_ROLES`); a page every staff member
+    may open (the dashboard) says `roles=ALL_ROLES`.
+    """
+    frozen = frozenset(roles) if roles is not None else PATIENT_ROLES
 
     def decorator(view_func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view_func)

@@ -3,7 +3,7 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from .access import active_clinic, held_clinics, held_roles
-from .models import CLINICAL_ROLES, Role
+from .models import CLINICAL_ROLES, PATIENT_ROLES, Role
 
 
 def site(request: HttpRequest) -> dict[str, object]:
@@ -13,6 +13,9 @@ def site(request: HttpRequest) -> dict[str, object]:
             "clinical": bool(roles & CLINICAL_ROLES),
             "safety_lead": Role.SAFETY_LEAD in roles,
             "front_desk": Role.FRONT_DESK in roles,
+            # Patients, calendar and calls: staff who work with patients (not a manager alone).
+            "patients": bool(roles & PATIENT_ROLES),
+            "manager": Role.MANAGER in roles,
         }
 
     def clinic_choice() -> dict[str, object]:

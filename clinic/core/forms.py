@@ -1,4 +1,5 @@
-"""Staff login with two factors, and enrolment of the second factor."""
+"""Staff login with two factors, enrolment of the second factor, and the staff lifecycle's
+forms (invitation, roles, confirmation, joining)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .account import recovery_device_of
-from .models import Language, User
+from .models import Invitation, Language, Role, User
 from .otp import confirmed_totp_device
 from .recovery import looks_like_recovery_code
 
@@ -169,7 +172,8 @@ class StaffLoginForm(AccessibleErrorsMixin, TwoFactorLoginMixin, AuthenticationF
 
 
 class AdminLoginForm(TwoFactorLoginMixin, AdminAuthenticationForm):
-    """The admin's login: the same two factors, and the user must be `is_staff`."""
+    """The admin's login: the same two factors, and the user must be a superuser (`is_staff`
+    alone is refused: clinics run their staff on the staff pages, scoped to their clinic)."""
 
     device_required = True
     otp_token = _code_field()
@@ -178,6 +182,15 @@ class AdminLoginForm(TwoFactorLoginMixin, AdminAuthenticationForm):
         **AdminAuthenticationForm.error_messages,
         "invalid_login": INVALID_LOGIN,
     }
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if not user.is_superuser:
+            raise forms.ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class EnrollmentForm(AccessibleErrorsMixin, forms.Form):
@@ -227,3 +240,107 @@ class ProfileForm(AccessibleErrorsMixin, forms.ModelForm):
                 "first_name", _("Enter your name, so that colleagues and records show who you are.")
             )
         return cleaned
+
+
+# --- staff lifecycle (a clinic manager's pages) ----------------------------------------------
+
+
+def _roles_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=_("Roles at this clinic"),
+        choices=Role.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": _("Choose at least one role. To end someone's access, deactivate them.")
+        },
+    )
+
+
+class InvitationForm(AccessibleErrorsMixin, forms.Form):
+    """Invite a new colleague: their name, email and roles at this clinic."""
+
+    first_name = forms.CharField(label=_("Given name"), max_length=150)
+    last_name = forms.CharField(label=_("Family name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    username = forms.CharField(
+        label=_("Username (optional)"),
+        max_length=150,
+        required=False,
+        validators=[UnicodeUsernameValidator()],
+        help_text=_("Leave empty to let them choose one."),
+    )
+    roles = _roles_field()
+
+    def clean_username(self) -> str:
+        username = (self.cleaned_data.get("username") or "").strip()
+        if username and User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("This username is taken; choose another."))
+        return username
+
+
+class RolesForm(AccessibleErrorsMixin, forms.Form):
+    """The roles a staff member holds at this clinic (ticked ones are kept or added)."""
+
+    roles = _roles_field()
+
+
+class ConfirmForm(forms.Form):
+    """An irreversible step's explicit "yes": the confirmation page's button sends it."""
+
+    confirm = forms.ChoiceField(
+        choices=[("yes", "yes")],
+        error_messages={"required": _("Confirm this step on its confirmation page.")},
+    )
+
+
+class JoinForm(AccessibleErrorsMixin, forms.Form):
+    """The invitee's username (unless the manager chose one) and password."""
+
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
+    )
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 12 characters, not a common password, not like your name."),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, invitation: Invitation, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+        if invitation.username:
+            self.fields["username"].initial = invitation.username
+            self.fields["username"].disabled = True
+
+    def clean_username(self) -> str:
+        username = (self.cleaned_data.get("username") or "").strip()
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("This username is taken; choose another."))
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords differ."))
+        elif first and data.get("username"):
+            invitee = User(
+                username=data["username"],
+                email=self.invitation.email,
+                first_name=self.invitation.first_name,
+                last_name=self.invitation.last_name,
+            )
+            try:
+                validate_password(first, invitee)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data

@@ -37,10 +37,15 @@ DB_KEY = re.compile(rf"(Key {_PARENS})={_PARENS}")
 RESET_PATH = re.compile(r"(/password/reset/)(?!(?:sent|complete)/)[^/\s?#\"']+/[^/\s?#\"']+")
 RESET_REDACTED = r"\1[uid]/[token]"
 
+# A staff invitation link `/staff/join/<token>/` is a credential too, until it is used.
+INVITATION_PATH = re.compile(r"/staff/join/[^/\s?#\"']+")
+INVITATION_REDACTED = "/staff/join/[token]"
+
 
 def redact(text: str) -> str:
     text = TOKEN_PATH.sub(REDACTED, text)
     text = RESET_PATH.sub(RESET_REDACTED, text)
+    text = INVITATION_PATH.sub(INVITATION_REDACTED, text)
     text = EMAIL.sub("[email]", text)
     text = DB_KEY.sub(r"\1=([value])", text)
     return PHONE.sub("[phone]", text)

@@ -15,6 +15,8 @@ from django.shortcuts import redirect, resolve_url
 from django.utils import translation
 
 SESSION_LOGIN_AT = "staff_login_at"
+# The user's `session_epoch` at login; a session holding an older one has been ended.
+SESSION_EPOCH = "staff_session_epoch"
 SESSION_SEEN_AT = "staff_seen_at"
 # A request the page makes by itself (the dashboard's htmx poll) carries this header: it is
 # not someone at the keyboard, so it must not keep an unattended session alive.
@@ -69,6 +71,36 @@ def stamp_staff_login(sender: object, request: HttpRequest | None, **kwargs: obj
         now = time.time()
         request.session[SESSION_LOGIN_AT] = now
         request.session[SESSION_SEEN_AT] = now
+        user = kwargs.get("user")
+        request.session[SESSION_EPOCH] = getattr(user, "session_epoch", 0)
+
+
+class SessionEpochMiddleware:
+    """Log out a session whose user's epoch moved on since it logged in.
+
+    Deactivation and a reset second factor raise `User.session_epoch`: every session of that
+    user, on any session backend, ends on its next request. Sits after the authentication
+    middleware; the user row it compares with is the one that middleware loaded.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        # Sessions from before the epoch existed carry none: they hold epoch 0.
+        if (
+            user is not None
+            and user.is_authenticated
+            and request.session.get(SESSION_EPOCH, 0) != user.session_epoch
+        ):
+            logout(request)
+            if request.path.startswith("/api/"):
+                return HttpResponse(status=401)
+            if is_background_poll(request):
+                return signed_out_poll_response()
+            return redirect(resolve_url(settings.LOGIN_URL))
+        return self.get_response(request)
 
 
 class StaffSessionTimeoutMiddleware:

@@ -37,6 +37,7 @@ class Role(models.TextChoices):
     PRACTITIONER = "practitioner", "Practitioner"
     FRONT_DESK = "front_desk", "Front desk"
     SAFETY_LEAD = "safety_lead", "Safety lead"
+    MANAGER = "manager", "Manager"
 
 
 # Every role set the code uses, defined once (a test refuses a set of roles written elsewhere).
@@ -49,6 +50,12 @@ BOOKABLE_ROLES = frozenset({Role.PRACTITIONER})
 # Who may archive and unarchive a patient: the front desk and practitioners (the safety lead
 # reads patients' records but does not archive them).
 ARCHIVE_ROLES = frozenset({Role.PRACTITIONER, Role.FRONT_DESK})
+# Staff who work with patients (register, book, call, treat): the default of every page, API
+# view and model. A manager alone is not one: they look after staff, never patients.
+PATIENT_ROLES = frozenset({Role.PRACTITIONER, Role.FRONT_DESK, Role.SAFETY_LEAD})
+# Invitations, roles, deactivation and the staff audit of a clinic.
+MANAGER_ONLY = frozenset({Role.MANAGER})
+# Any staff role: only for what every staff member may see (their clinics, the layout).
 ALL_ROLES = frozenset(Role)
 
 
@@ -76,8 +83,14 @@ class ScopedQuerySet(models.QuerySet):
     def visible_to(self, user: Any, roles: Iterable[str] | None = None) -> ScopedQuerySet:
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
+        model_roles = getattr(self.model, "read_roles", PATIENT_ROLES)
         if roles is None:
-            roles = getattr(self.model, "read_roles", ALL_ROLES)
+            # A model may open itself to more roles than a view that names none gets.
+            roles = getattr(self.model, "default_read_roles", None) or model_roles
+        else:
+            # Asking for roles never widens who reads a model (the staff audit stays the
+            # manager's whatever role a caller names).
+            roles = frozenset(roles) & frozenset(model_roles)
         clinic_ids = Membership.clinic_ids_for(user, roles)
         path = getattr(self.model, "clinic_path", "clinic")
         if path is None:
@@ -96,7 +109,8 @@ class BaseModel(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     clinic_path: ClassVar[str | None] = "clinic"
-    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
+    # Staff who work with patients; a model open to managers too says so (Clinic, Membership).
+    read_roles: ClassVar[frozenset[str]] = PATIENT_ROLES
     # Not a column: True on the record a create service hands back when its form token had
     # already made it (the `created: False` of clinic/core/formtokens.py).
     already_submitted: bool = False
@@ -123,6 +137,10 @@ class User(AbstractUser):
     language = models.CharField(
         "language of the staff pages", max_length=5, choices=Language.choices, blank=True
     )
+    # Copied into the session at login; raising it ends every session and the middleware
+    # logs out a session holding an older one (deactivation, a reset second factor). Works
+    # with any session backend, unlike deleting session rows.
+    session_epoch = models.PositiveIntegerField("session epoch", default=0, editable=False)
 
     objects = UserManager()
 
@@ -204,6 +222,11 @@ class Clinic(BaseModel):
     )
 
     clinic_path: ClassVar[str] = ""
+    # Any staff role may be shown its clinics (a manager's staff pages ask with MANAGER_ONLY);
+    # a view that names no roles gets the clinics where the user works with patients, so a
+    # front desk who also manages another clinic registers patients only where they work.
+    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
+    default_read_roles: ClassVar[frozenset[str]] = PATIENT_ROLES
 
     class Meta:
         verbose_name = "clinic"
@@ -398,7 +421,9 @@ class MembershipQuerySet(models.QuerySet):
 
 
 class Membership(BaseModel):
-    """A staff member's role at one clinic. A user may work at several clinics."""
+    """One role of a staff member at one clinic: a row per role, so a practitioner who also
+    manages the clinic has two. A user may work at several clinics. A removed role is kept
+    inactive (the staff audit tells when and by whom)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
@@ -412,9 +437,9 @@ class Membership(BaseModel):
         verbose_name_plural = "clinic memberships"
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "clinic"],
-                name="membership_one_role_per_clinic",
-                violation_error_message="This person already has a role at this clinic.",
+                fields=["user", "clinic", "role"],
+                name="membership_one_row_per_role",
+                violation_error_message="This person already has this role at this clinic.",
             ),
             choices_check("role", Role, "membership_role_valid"),
         ]
@@ -586,3 +611,114 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"Recovery code {self.pk} of device {self.device_id}"
+
+
+# How long an invitation link works after it was sent.
+INVITATION_VALID_FOR = timedelta(hours=72)
+
+
+class Invitation(BaseModel):
+    """A manager's invitation of a new staff member to a clinic, with the roles they will hold.
+
+    The link's token exists only in the email; the row keeps its SHA-256. It works once
+    (`accepted_at`) and for `INVITATION_VALID_FOR` after it was sent.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invitations")
+    first_name = models.CharField("first name", max_length=150)
+    last_name = models.CharField("last name", max_length=150, blank=True)
+    email = models.EmailField("email")
+    username = models.CharField(
+        "username",
+        max_length=150,
+        blank=True,
+        help_text="Leave empty to let the new colleague choose one.",
+    )
+    roles = models.JSONField("roles", default=list)
+    token_hash = models.CharField("token hash", max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField("expires")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    accepted_at = models.DateTimeField("accepted", null=True, blank=True)
+    revoked_at = models.DateTimeField("withdrawn", null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitations_accepted",
+    )
+
+    read_roles: ClassVar[frozenset[str]] = MANAGER_ONLY
+
+    class Meta:
+        verbose_name = "staff invitation"
+        verbose_name_plural = "staff invitations"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.display_name} to {self.clinic}"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def pending(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
+
+    def role_labels(self) -> list[str]:
+        return [Role(r).label for r in self.roles if r in Role.values]
+
+
+class StaffAction(models.TextChoices):
+    INVITED = "invited", "Invited"
+    INVITATION_ACCEPTED = "invitation_accepted", "Accepted the invitation"
+    INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
+    ROLE_ADDED = "role_added", "Role added"
+    ROLE_REMOVED = "role_removed", "Role removed"
+    DEACTIVATED = "deactivated", "Deactivated"
+    REACTIVATED = "reactivated", "Reactivated"
+    SECOND_FACTOR_RESET = "second_factor_reset", "Second factor reset"
+
+
+class StaffAuditEvent(BaseModel):
+    """Who changed whose access at a clinic, what and when: append-only, shown to managers."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="staff_audit")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    # The invitee's name while they have no account yet (or the subject's name at the time).
+    subject_name = models.CharField("about", max_length=300, blank=True)
+    action = models.CharField(max_length=30, choices=StaffAction.choices)
+    detail = models.CharField(max_length=200, blank=True)
+
+    read_roles: ClassVar[frozenset[str]] = MANAGER_ONLY
+
+    class Meta:
+        verbose_name = "staff audit event"
+        verbose_name_plural = "staff audit events"
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["clinic", "-created_at"], name="staff_audit_clinic_time")]
+        constraints = [choices_check("action", StaffAction, "staff_audit_action_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.subject_name} at {self.clinic}"
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        from .exceptions import RuleViolation
+
+        raise RuleViolation("The staff audit is append-only.")

@@ -40,7 +40,7 @@ from .forms_account import (
     AccountSetPasswordForm,
     ReauthForm,
 )
-from .models import SecurityEventKind
+from .models import ALL_ROLES, SecurityEventKind
 from .otp import display_secret, qr_svg
 
 # Proving it is you opens the "new authenticator" page for this long.
@@ -263,7 +263,7 @@ def reenroll_confirm(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required(roles=ALL_ROLES)
 def active_clinic_choose(request: HttpRequest) -> HttpResponse:
     """The header's clinic picker: remember the clinic in the session, back to the same page.
     Only a clinic where the user holds an active membership is accepted."""

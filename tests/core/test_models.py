@@ -10,7 +10,13 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
-from clinic.core.models import RecoveryCodeDevice, Role, SecurityEvent, SecurityEventKind
+from clinic.core.models import (
+    RecoveryCodeDevice,
+    Role,
+    SecurityEvent,
+    SecurityEventKind,
+    StaffAction,
+)
 from tests.adverse_events.test_models import REFUSALS as ADVERSE_EVENT_REFUSALS
 from tests.constraints import (
     Refusal,
@@ -29,6 +35,7 @@ from tests.factories import (
     FormTokenFactory,
     IdempotencyRecordFactory,
     MembershipFactory,
+    StaffAuditEventFactory,
     UserFactory,
 )
 from tests.patients.test_models import REFUSALS as PATIENT_REFUSALS
@@ -75,9 +82,15 @@ REFUSALS = [
         changed(CheckInPlanStepFactory, offset=timedelta(0)),
     ),
     refusal(
-        "membership_one_role_per_clinic",
-        "This person already has a role at this clinic.",
-        duplicate(MembershipFactory, "user", "clinic"),
+        "membership_one_row_per_role",
+        "This person already has this role at this clinic.",
+        duplicate(MembershipFactory, "user", "clinic", "role"),
+    ),
+    refusal(
+        "staff_audit_action_valid",
+        choices_message("action", StaffAction),
+        changed(StaffAuditEventFactory, action="shredded"),
+        field_level=True,
     ),
     refusal(
         "membership_role_valid",

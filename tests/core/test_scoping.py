@@ -23,7 +23,15 @@ from adverse_events.models import (
     Submission,
     SubmissionPhoto,
 )
-from clinic.core.models import CheckInPlanStep, Clinic, ClinicClosure, Role, User
+from clinic.core.models import (
+    CheckInPlanStep,
+    Clinic,
+    ClinicClosure,
+    Invitation,
+    Role,
+    StaffAuditEvent,
+    User,
+)
 from patients.models import (
     CallTask,
     OutboxMessage,
@@ -77,8 +85,18 @@ FRONT_DESK_READS: dict[type[models.Model], bool] = {
     LotTermSummary: False,
     ReactionWeekSummary: False,
     CheckInWeekSummary: False,
+    Invitation: False,
+    StaffAuditEvent: False,
 }
 SCOPED = list(FRONT_DESK_READS)
+# Read by a clinic's manager only; a manager reads nothing else.
+MANAGER_MODELS = {Invitation, StaffAuditEvent}
+
+
+def _no_manager_rows(
+    rows: dict[type[models.Model], set[int]],
+) -> dict[type[models.Model], set[int]]:
+    return {model: set() if model in MANAGER_MODELS else pks for model, pks in rows.items()}
 
 
 def _populate(clinic: Clinic) -> None:
@@ -104,6 +122,8 @@ def _populate(clinic: Clinic) -> None:
     f.LotTermSummaryFactory(lot__product__clinic=clinic)
     f.ReactionWeekSummaryFactory(clinic=clinic)
     f.CheckInWeekSummaryFactory(clinic=clinic)
+    f.StaffAuditEventFactory(clinic=clinic)
+    f.InvitationFactory(clinic=clinic)
 
 
 def _all_pks() -> dict[type[models.Model], set[int]]:
@@ -145,7 +165,16 @@ def test_clinicians_see_every_row_of_their_clinic_and_none_of_another(
     world: World, persona: str, request: pytest.FixtureRequest
 ) -> None:
     user = request.getfixturevalue(persona)
-    assert _visible(user) == world.rows_a
+    assert _visible(user) == _no_manager_rows(world.rows_a)
+
+
+def test_a_manager_sees_the_staff_rows_of_their_clinic_and_nothing_else(
+    world: World, manager_a: User
+) -> None:
+    expected = {
+        model: world.rows_a[model] if model in MANAGER_MODELS else set() for model in SCOPED
+    }
+    assert _visible(manager_a) == expected
 
 
 def test_the_front_desk_sees_no_clinical_rows(world: World, front_desk_a: User) -> None:
@@ -165,13 +194,13 @@ def test_the_front_desk_sees_patients_appointments_and_call_tasks_but_not_report
 
 
 def test_the_other_clinic_sees_only_its_own_rows(world: World, practitioner_b: User) -> None:
-    assert _visible(practitioner_b) == world.rows_b
+    assert _visible(practitioner_b) == _no_manager_rows(world.rows_b)
 
 
 def test_a_user_at_two_clinics_sees_both(world: World) -> None:
     user = f.PractitionerFactory(clinic=world.clinic_a)
     f.MembershipFactory(user=user, clinic=world.clinic_b, role=Role.SAFETY_LEAD)
-    both = {model: world.rows_a[model] | world.rows_b[model] for model in SCOPED}
+    both = _no_manager_rows({model: world.rows_a[model] | world.rows_b[model] for model in SCOPED})
     assert _visible(user) == both
 
 
@@ -184,12 +213,12 @@ def test_roles_apply_per_clinic(world: World) -> None:
         model: world.rows_a[model] | (world.rows_b[model] if reads else set())
         for model, reads in FRONT_DESK_READS.items()
     }
-    assert _visible(user) == expected
+    assert _visible(user) == _no_manager_rows(expected)
 
 
 def test_an_explicit_role_list_narrows_what_a_user_sees(world: World, practitioner_a: User) -> None:
     assert _visible(practitioner_a, roles={Role.SAFETY_LEAD}) == NOTHING
-    assert _visible(practitioner_a, roles={Role.PRACTITIONER}) == world.rows_a
+    assert _visible(practitioner_a, roles={Role.PRACTITIONER}) == _no_manager_rows(world.rows_a)
 
 
 def test_an_inactive_membership_sees_nothing(world: World, practitioner_a: User) -> None:

@@ -1,7 +1,7 @@
 """The role matrix of docs/security.md, and every URL pattern the project serves.
 
-A row is `| url name | method | practitioner | front desk | safety lead | other clinic |
-anonymous |`. A row whose name ends in `:*` (e.g. `admin:*`) covers a whole namespace; the
+A row is `| url name | method | practitioner | front desk | safety lead | manager | other clinic
+| anonymous |`. A row whose name ends in `:*` (e.g. `admin:*`) covers a whole namespace; the
 test checks it on the sample URLs listed in `PREFIX_SAMPLES`. A cell is `200`, `286` (htmx:
 stop polling), `403`, `404`, `405`, `503` (a probe that is not ready), or `302→<url name>`
 (`302→login` means settings.LOGIN_URL).
@@ -16,7 +16,7 @@ from pathlib import Path
 from django.urls import URLPattern, URLResolver, get_resolver
 
 SECURITY_MD = Path(__file__).resolve().parents[2] / "docs" / "security.md"
-COLUMNS = ["practitioner", "front desk", "safety lead", "other clinic", "anonymous"]
+COLUMNS = ["practitioner", "front desk", "safety lead", "manager", "other clinic", "anonymous"]
 _CELL = re.compile(r"^(200|201|286|400|401|403|404|405|409|503|302(?:→|->)\s*[\w:.-]+)$")
 
 

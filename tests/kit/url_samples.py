@@ -26,6 +26,7 @@ class MatrixWorld:
     front_desk_a: User
     safety_lead_a: User
     practitioner_b: User
+    manager_a: User | None = None
 
 
 Builder = Callable[[MatrixWorld], dict[str, Any]]
@@ -359,3 +360,48 @@ def _api_checkin(world: MatrixWorld) -> dict[str, Any]:
 @url_kwargs("api:reaction-assess")
 def _api_reaction(world: MatrixWorld) -> dict[str, Any]:
     return _uuid_of("ReactionReportFactory", session=_sample_session(world))
+
+
+# --- staff pages (issue 21): a clinic A colleague, managed by `manager_a` --------------------
+
+
+@url_kwargs("staff:clinic")
+@url_kwargs("staff:invite")
+def _staff_clinic(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": world.clinic_a.uuid}
+
+
+@url_kwargs("staff:member")
+@url_kwargs("staff:member_roles")
+@url_kwargs("staff:member_deactivate")
+@url_kwargs("staff:member_reactivate")
+@url_kwargs("staff:member_reset_second_factor")
+def _staff_member(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": world.clinic_a.uuid, "user": world.practitioner_a.uuid}
+
+
+def _sample_invitation(world: MatrixWorld) -> tuple[Any, str]:
+    from clinic.core.models import Role
+    from clinic.core.services import invitation_create
+
+    inviter = world.manager_a or world.safety_lead_a
+    return invitation_create(
+        clinic=world.clinic_a,
+        invited_by=inviter,
+        first_name="Sample",
+        last_name="Invitee",
+        email="invitee@clinic.example",
+        roles=[Role.PRACTITIONER],
+    )
+
+
+@url_kwargs("staff:invitation_withdraw")
+def _staff_invitation(world: MatrixWorld) -> dict[str, Any]:
+    invitation, _token = _sample_invitation(world)
+    return {"uuid": world.clinic_a.uuid, "invitation": invitation.uuid}
+
+
+@url_kwargs("staff:join")
+def _staff_join(world: MatrixWorld) -> dict[str, Any]:
+    _invitation, token = _sample_invitation(world)
+    return {"token": token}
