@@ -1215,12 +1215,16 @@ class Seeder:
             session.report_link = link
             lot_plan["used"] += units
             plans.append(SessionPlan(ctx, session, lot_plan))
-        # One session per clinic entered in error (logged against the wrong patient).
+        # One session per clinic entered in error (logged against the wrong patient), on a lot
+        # that keeps other sessions: a lot recalled later still has patients to tell.
+        per_lot = Counter(id(p.lot_plan) for p in plans)
         for ctx in self.ctxs.values():
             recent = [
                 p
                 for p in plans
-                if p.ctx is ctx and timedelta(days=4) < self.now - p.session.performed_at
+                if p.ctx is ctx
+                and timedelta(days=4) < self.now - p.session.performed_at
+                and per_lot[id(p.lot_plan)] > 1
             ][-6:]
             if recent:
                 s = rng.choice(recent).session

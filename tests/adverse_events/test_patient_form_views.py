@@ -324,12 +324,31 @@ def test_the_compiled_korean_catalogue_matches_the_po_file():
         parts = re.findall(r'"((?:[^"\\]|\\.)*)"', chunk)
         return "".join(p.replace('\\"', '"').replace("\\\\", "\\") for p in parts)
 
-    entries = re.findall(
-        r'^(?:msgctxt (".*?)\n)?msgid (".*?)\nmsgstr (".*?)(?=\n\n|\Z)', po, re.S | re.M
+    entry = re.compile(
+        r'^(?:msgctxt (".*?)\n)?msgid (".*?)\n'
+        r'(?:msgid_plural (".*?)\nmsgstr\[0\] (".*?)|msgstr (".*?))\Z',
+        re.S,
     )
     checked = 0
-    for raw_context, raw_id, raw_str in entries:
-        context, msgid, msgstr = unquote(raw_context), unquote(raw_id), unquote(raw_str)
+    for block in re.split(r"\n\s*\n", po):
+        text = "\n".join(line for line in block.splitlines() if not line.startswith("#"))
+        match = entry.match(text.strip())
+        if match is None:
+            continue
+        raw_context, raw_id, raw_plural, raw_plural_str, raw_str = match.groups()
+        context, msgid = unquote(raw_context or ""), unquote(raw_id)
+        if raw_plural is not None:  # one plural form in Korean: msgstr[0]
+            plural, msgstr = unquote(raw_plural), unquote(raw_plural_str)
+            if msgid and msgstr:
+                found = (
+                    compiled.npgettext(context, msgid, plural, 2)
+                    if context
+                    else compiled.ngettext(msgid, plural, 2)
+                )
+                assert found == msgstr, msgid
+                checked += 1
+            continue
+        msgstr = unquote(raw_str)
         if msgid and msgstr:
             found = compiled.pgettext(context, msgid) if context else compiled.gettext(msgid)
             assert found == msgstr, msgid

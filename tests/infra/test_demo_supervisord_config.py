@@ -7,8 +7,11 @@ goes to the terminal, and supervisord's own files stay inside DATA_DIR.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,15 @@ from supervisor.options import ServerOptions
 from tests.infra._processes import ROOT, child_env
 
 RENDER = ROOT / "scripts" / "demo_supervisord.py"
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A data folder whose socket path fits a unix socket's 108 bytes, however deep pytest's
+    own tmp_path is (xdist workers and long test names make it deeper)."""
+    folder = Path(tempfile.mkdtemp(prefix="sv", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def generate(data_dir: Path, port: str = "8123") -> subprocess.CompletedProcess:
@@ -45,8 +57,8 @@ def programs(options: ServerOptions) -> dict:
     }
 
 
-def test_web_worker_and_beat_restart_and_every_file_stays_in_the_data_folder(tmp_path):
-    data_dir = tmp_path / "demo 100%"  # a space and a percent sign survive
+def test_web_worker_and_beat_restart_and_every_file_stays_in_the_data_folder(short_dir):
+    data_dir = short_dir / "demo 100%"  # a space and a percent sign survive
     result = generate(data_dir)
     assert result.returncode == 0, result.stderr
     config = Path(result.stdout.strip())
@@ -95,9 +107,9 @@ def test_a_bad_port_is_refused_naming_it(tmp_path, port):
     assert not (tmp_path / "data" / "supervisor" / "supervisord.conf").exists()
 
 
-def test_the_configuration_is_rewritten_with_a_new_password_each_start(tmp_path):
-    first = Path(generate(tmp_path / "data").stdout.strip()).read_text()
-    second = Path(generate(tmp_path / "data").stdout.strip()).read_text()
+def test_the_configuration_is_rewritten_with_a_new_password_each_start(short_dir):
+    first = Path(generate(short_dir / "data").stdout.strip()).read_text()
+    second = Path(generate(short_dir / "data").stdout.strip()).read_text()
     passwords = [
         [line for line in text.splitlines() if line.startswith("password=")]
         for text in (first, second)
