@@ -273,3 +273,25 @@ def test_staff_with_role_keeps_only_active_holders_of_the_role(
         "ny.practitioner2",
     }
     assert "admin" not in {u.get_username() for u in both_clinics}
+
+
+# --- templates added later ------------------------------------------------------------------
+
+# The templates where the login name is the point (`form.username` is a login field).
+USERNAME_TEMPLATES = {"profile.html", "staff_member.html", "staff_list.html"}
+_USERNAME_IN_TEMPLATE = re.compile(r"get_full_name|get_username|(?<!form)\.username\b")
+
+
+def test_templates_show_people_by_display_name():
+    """A page added later shows `{{ person.display_name }}` (or `{{ person }}`), never its
+    own mix of get_full_name and username."""
+    from tests.kit.templates_scan import template_files
+
+    offenders = [
+        f"{path.name}:{source[: m.start()].count(chr(10)) + 1}: {m.group(0)}"
+        for path in template_files()
+        if path.name not in USERNAME_TEMPLATES
+        for source in [path.read_text()]
+        for m in _USERNAME_IN_TEMPLATE.finditer(source)
+    ]
+    assert not offenders, "Show people by display_name: " + ", ".join(offenders)
