@@ -501,7 +501,7 @@ def alarm_acknowledge(*, alarm: Alarm, user: Any, note: str = "") -> Alarm:
     )
     if current.acknowledged_at is not None:
         who = current.acknowledged_by
-        name = (who.get_full_name() or who.get_username()) if who else "another clinician"
+        name = who.display_name if who else "another clinician"
         raise Conflict(
             f"Already acknowledged by {name} "
             f"at {current.clinic.local(current.acknowledged_at):%H:%M}.",

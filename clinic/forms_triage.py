@@ -9,7 +9,8 @@ from django import forms
 
 from adverse_events.models import Causality, Outcome, ReactionTerm, SeverityGrade, TriageStatus
 from clinic.core.dates import validate_any_date
-from clinic.core.models import CLINICAL_ROLES, Clinic, Membership, User
+from clinic.core.models import BOOKABLE_ROLES, CLINICAL_ROLES, Clinic, Membership, User
+from clinic.core.selectors import staff_with_role
 from treatments.models import DeliveryMethod, Product, ProductLot
 
 from .forms import ClinicalForm
@@ -102,12 +103,8 @@ class ReactionFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         clinic_ids = Membership.clinic_ids_for(user, CLINICAL_ROLES)
         self.fields["clinic"].queryset = Clinic.objects.filter(pk__in=clinic_ids)
-        self.fields["practitioner"].queryset = (
-            User.objects.filter(
-                memberships__clinic__in=clinic_ids, memberships__role__in=CLINICAL_ROLES
-            )
-            .distinct()
-            .order_by("username")
+        self.fields["practitioner"].queryset = staff_with_role(
+            clinics=clinic_ids, roles=BOOKABLE_ROLES
         )
         self.fields["product"].queryset = Product.objects.filter(clinic__in=clinic_ids)
         self.fields["lot"].queryset = ProductLot.objects.filter(

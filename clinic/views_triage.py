@@ -185,7 +185,7 @@ def _csv_rows(reports: Any, zones: list[str]) -> Iterator[str]:
                 a.triage_status if a else "new",
                 a.outcome if a else "",
                 a.causality if a else "",
-                csv_safe(r.session.practitioner.get_username()),
+                csv_safe(r.session.practitioner.display_name),
                 r.clinic.local(r.session.performed_at).date().isoformat(),
                 r.session.get_delivery_method_display(),
                 csv_safe(r.session.lot.product.name),

@@ -130,7 +130,7 @@ class Diary:
             return f"Outside opening hours ({opens:%H:%M}-{closes:%H:%M} on {day:%A}s)."
         for busy_start, busy_end in [*self.busy, *also_busy]:
             if busy_start < ends_at and starts_at < busy_end:
-                who = self.practitioner.get_full_name() or self.practitioner.get_username()
+                who = self.practitioner.display_name
                 return (
                     f"{who} already has an appointment "
                     f"{self.clinic.local(busy_start):%H:%M}-"
@@ -290,18 +290,9 @@ class SlotConflict(Conflict):
 
 def practitioners_of(clinic: Clinic):
     """Staff who can be booked at `clinic`: active members with the practitioner role."""
-    from clinic.core.models import User
+    from clinic.core.selectors import staff_with_role
 
-    return (
-        User.objects.filter(
-            memberships__clinic=clinic,
-            memberships__active=True,
-            memberships__role__in=BOOKABLE_ROLES,
-            is_active=True,
-        )
-        .distinct()
-        .order_by("last_name", "first_name", "username")
-    )
+    return staff_with_role(clinics=clinic, roles=BOOKABLE_ROLES)
 
 
 # Advisory-lock namespace of "booking a practitioner's time" (any constant 32-bit number).

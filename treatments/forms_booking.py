@@ -91,7 +91,6 @@ class BookingForm(FormTokenMixin, AccessibleErrorsMixin, forms.Form):
         self.clinic = clinic
         self.fields["template"].queryset = templates
         self.fields["practitioner"].queryset = practitioners
-        self.fields["practitioner"].label_from_instance = lambda u: u.get_full_name() or u.username
 
     def clean_first_date(self) -> Any:
         value = self.cleaned_data["first_date"]

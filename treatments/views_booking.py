@@ -19,7 +19,8 @@ from clinic.core.access import active_clinic, staff_required, visible, visible_o
 from clinic.core.dates import CALENDAR
 from clinic.core.exceptions import ClinicError
 from clinic.core.forms import AccessibleErrorsMixin
-from clinic.core.models import BOOKABLE_ROLES, CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic, User
+from clinic.core.models import BOOKABLE_ROLES, CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic
+from clinic.core.selectors import staff_with_role
 from patients.forms import DateInput, attach_error
 from patients.models import Patient
 from patients.services import patient_access_log
@@ -153,10 +154,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
     form.fields["clinic"].queryset = clinics
     active = active_clinic(request)
     form.default_clinic_id = active.id if active is not None else None
-    form.fields["practitioner"].queryset = User.objects.filter(
-        memberships__clinic__in=clinics, memberships__role__in=BOOKABLE_ROLES
-    ).distinct()
-    form.fields["practitioner"].label_from_instance = lambda u: u.get_full_name() or u.username
+    form.fields["practitioner"].queryset = staff_with_role(clinics=clinics, roles=BOOKABLE_ROLES)
     # An invalid filter (a date out of range, "abc") shows today's page with the error beside
     # its field, keeping the filters that were fine.
     invalid = form.is_bound and not form.is_valid()

@@ -45,7 +45,7 @@ class Role(models.TextChoices):
 CLINICAL_ROLES = frozenset({Role.PRACTITIONER, Role.SAFETY_LEAD})
 # Products and lots, series templates, recalls and the review of a lot signal.
 SAFETY_LEAD_ONLY = frozenset({Role.SAFETY_LEAD})
-# Whom an appointment may be booked with.
+# Whom an appointment may be booked with, and whom every practitioner picker offers.
 BOOKABLE_ROLES = frozenset({Role.PRACTITIONER})
 # Who may archive and unarchive a patient: the front desk and practitioners (the safety lead
 # reads patients' records but does not archive them).

@@ -7,6 +7,7 @@ everything here is then narrowed to that one clinic.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -123,3 +124,17 @@ def staff_counts(*, clinic: Clinic) -> StaffCounts:
     )
     invited = invitations_open(clinic=clinic).filter(expires_at__gt=timezone.now()).count()
     return StaffCounts(invited=invited, **counts)
+
+
+def staff_with_role(*, clinics: Any, roles: Iterable[str]) -> QuerySet[User]:
+    """The people a staff picker offers: active staff holding one of `roles` (an active
+    membership) at `clinics` (a clinic, a queryset of clinics or of their ids), by name.
+
+    A superuser without a membership (`admin`) and holders of other roles (the safety lead in
+    a practitioner picker) are never offered."""
+    if isinstance(clinics, Clinic):
+        clinics = [clinics.pk]
+    memberships = Membership.objects.active().filter(clinic__in=clinics, role__in=list(roles))
+    return User.objects.filter(pk__in=memberships.values("user_id")).order_by(
+        "last_name", "first_name", "username"
+    )
