@@ -240,6 +240,11 @@ class ScreeningFact(models.TextChoices):
     PREGNANT_OR_BREASTFEEDING = "pregnant_or_breastfeeding", "Pregnant or breastfeeding"
 
 
+# The Patient fields that hold screening facts, in the order forms and history show them:
+# the facts a clinician confirms one by one, and the free-text notes beside them.
+SCREENING_FIELDS: tuple[str, ...] = (*ScreeningFact.values, "screening_notes")
+
+
 class ScreeningFactConfirmation(BaseModel):
     """When a clinician last confirmed one screening fact of a patient, and who.
 

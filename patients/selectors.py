@@ -21,6 +21,7 @@ from clinic.core.models import Clinic
 from .models import (
     REFERENCE_LENGTH,
     SCREENING_FACTS_MAX_AGE_DAYS,
+    SCREENING_FIELDS,
     CallState,
     CallTask,
     Patient,
@@ -233,18 +234,6 @@ CONTACT_HISTORY_FIELDS = (
     "entered_in_error",
     "entered_in_error_reason",
 )
-SCREENING_HISTORY_FIELDS = (
-    "fitzpatrick_type",
-    "allergies",
-    "allergic_to_product_components",
-    "current_medications",
-    "on_anticoagulants",
-    "on_isotretinoin",
-    "keloid_history",
-    "autoimmune_disease",
-    "pregnant_or_breastfeeding",
-    "screening_notes",
-)
 HISTORY_PAGE = 10
 
 
@@ -281,7 +270,7 @@ def _shown(name: str, value: Any) -> str:
 def patient_history(
     *,
     patient: Patient,
-    fields: tuple[str, ...] = CONTACT_HISTORY_FIELDS + SCREENING_HISTORY_FIELDS,
+    fields: tuple[str, ...] = CONTACT_HISTORY_FIELDS + SCREENING_FIELDS,
     before: datetime | None = None,
     limit: int = HISTORY_PAGE,
 ) -> tuple[list[HistoryEntry], datetime | None]:

@@ -15,6 +15,7 @@ from clinic.core.formtokens import form_token_bind, form_token_claim
 from clinic.core.models import CLINICAL_ROLES, Clinic
 
 from .models import (
+    SCREENING_FIELDS,
     CallState,
     CallTask,
     Channel,
@@ -121,20 +122,6 @@ CONTACT_FIELDS = frozenset(
         "language",
     }
 )
-SCREENING_FIELDS = frozenset(
-    {
-        "fitzpatrick_type",
-        "allergies",
-        "allergic_to_product_components",
-        "current_medications",
-        "on_anticoagulants",
-        "on_isotretinoin",
-        "keloid_history",
-        "autoimmune_disease",
-        "pregnant_or_breastfeeding",
-        "screening_notes",
-    }
-)
 _STRIPPED = frozenset(
     {
         "first_name",
@@ -172,11 +159,11 @@ def patient_update(
     Refuses an edit of a record entered in error. The returned patient's `changed_fields`
     lists what changed.
     """
-    unknown = set(changes) - CONTACT_FIELDS - SCREENING_FIELDS
+    unknown = set(changes) - CONTACT_FIELDS - set(SCREENING_FIELDS)
     if unknown:
         field = sorted(unknown)[0]
         raise RuleViolation("This field cannot be changed here.", field=field)
-    clinical = set(changes) & SCREENING_FIELDS
+    clinical = set(changes) & set(SCREENING_FIELDS)
     if clinical and not (user.roles_at(patient.clinic) & CLINICAL_ROLES):
         raise NotAllowed("Only clinicians may change screening facts.", field=sorted(clinical)[0])
     patient = (

@@ -9,24 +9,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.core.api.fields import ClinicChoiceMixin
-from patients.models import Channel, Fitzpatrick, Language, Patient
+from patients.models import SCREENING_FIELDS, Channel, Fitzpatrick, Language, Patient
 
 
 class ScreeningFactsSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
-        fields = [
-            "fitzpatrick_type",
-            "allergies",
-            "allergic_to_product_components",
-            "current_medications",
-            "on_anticoagulants",
-            "on_isotretinoin",
-            "keloid_history",
-            "autoimmune_disease",
-            "pregnant_or_breastfeeding",
-            "screening_notes",
-        ]
+        fields = list(SCREENING_FIELDS)
         read_only_fields = fields
 
 
