@@ -17,10 +17,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import clinic_settings as services
-from .access import held_roles, staff_required, visible, visible_or_404
+from .access import staff_required, visible, visible_or_404
 from .forms import ConfirmForm
 from .forms_settings import (
     BasicsForm,
@@ -35,7 +35,6 @@ from .models import (
     CheckInPlanStep,
     Clinic,
     ClinicClosure,
-    Role,
 )
 
 manager = staff_required(roles=MANAGER_ONLY)
@@ -86,14 +85,15 @@ def _render(
 
 
 @checkin_settings
+@require_GET
 def settings_home(request: HttpRequest) -> HttpResponse:
-    """The first clinic the user manages (basics), else the check-ins of their clinic."""
-    if Role.MANAGER in held_roles(request):
-        clinic = visible(Clinic, request, roles=MANAGER_ONLY).order_by("name").first()
-        if clinic is not None:
-            return HttpResponseRedirect(reverse("settings:basics", args=[clinic.uuid]))
+    """The basics of the first clinic the user manages, else the check-ins of the first
+    clinic where they are the safety lead (the others are a click away)."""
+    clinic = visible(Clinic, request, roles=MANAGER_ONLY).order_by("name").first()
+    if clinic is not None:
+        return basics(request, clinic.uuid)
     clinic = visible(Clinic, request, roles=CHECKIN_SETTINGS_ROLES).order_by("name").first()
-    return HttpResponseRedirect(reverse("settings:checkins", args=[clinic.uuid]))
+    return checkins(request, clinic.uuid)
 
 
 @manager
