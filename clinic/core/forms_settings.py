@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -11,6 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .clinic_settings import WEEKDAYS
+from .dates import BOOKING
 from .forms import AccessibleErrorsMixin
 from .models import Clinic
 
@@ -140,6 +141,21 @@ class ClosureForm(AccessibleErrorsMixin, forms.Form):
         label=_("Closed until"), widget=forms.DateInput(attrs={"type": "date"})
     )
     reason = forms.CharField(label=_("Reason (optional)"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+
+    # A closure matters only where appointments can be booked: the booking range.
+    def clean_starts_on(self) -> date:
+        value = self.cleaned_data["starts_on"]
+        BOOKING.check(value, clinic=self.clinic)
+        return value
+
+    def clean_ends_on(self) -> date:
+        value = self.cleaned_data["ends_on"]
+        BOOKING.check(value, clinic=self.clinic)
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

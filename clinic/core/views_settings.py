@@ -125,7 +125,9 @@ def hours(request: HttpRequest, uuid: Any) -> HttpResponse:
     clinic = _managed(request, uuid)
     which = request.POST.get("form") if request.method == "POST" else None
     hours_form = HoursForm(request.POST if which == "hours" else None, hours=clinic.opening_hours)
-    closure_form = ClosureForm(request.POST if which == "closure" else None, prefix="closure")
+    closure_form = ClosureForm(
+        request.POST if which == "closure" else None, prefix="closure", clinic=clinic
+    )
     if which == "hours" and hours_form.is_valid():
         try:
             services.clinic_settings_update(
