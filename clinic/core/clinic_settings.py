@@ -47,14 +47,19 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def hours_shown(hours: dict | None) -> str:
-    """Opening hours as one line: "Mon 09:00-18:00, ..., Sun closed"."""
-    hours = hours or {}
-    parts = []
-    for day, name in WEEKDAYS:
-        span = hours.get(day)
-        parts.append(f"{name[:3]} {'-'.join(span) if span else 'closed'}")
-    return ", ".join(parts)
+def hours_changed(old: dict | None, new: dict | None) -> str:
+    """The days whose hours changed: "Wed 09:00-18:00 -> 12:00-20:00, Sat 10:00-14:00 ->
+    closed"."""
+    old, new = old or {}, new or {}
+
+    def span(hours: dict, day: str) -> str:
+        return "-".join(hours[day]) if hours.get(day) else "closed"
+
+    return ", ".join(
+        f"{name[:3]} {span(old, day)} -> {span(new, day)}"
+        for day, name in WEEKDAYS
+        if span(old, day) != span(new, day)
+    )
 
 
 def settings_log(*, clinic: Clinic, actor: User | None, detail: str) -> StaffAuditEvent:
@@ -88,7 +93,7 @@ def clinic_settings_update(*, clinic: Clinic, actor: User, changes: dict[str, An
         if old == new:
             continue
         if field == "opening_hours":
-            line = f"Opening hours: {hours_shown(old)} -> {hours_shown(new)}"
+            line = f"Opening hours: {hours_changed(old, new)}"
         else:
             label = str(Clinic._meta.get_field(field).verbose_name)
             line = f"{label[:1].upper()}{label[1:]}: {_shown(old)} -> {_shown(new)}"
