@@ -52,6 +52,15 @@ class BasicsForm(AccessibleErrorsMixin, forms.ModelForm):
             "on_call_email": _("On-call email for red-flag alerts"),
             "on_call_sms": _("On-call mobile for red-flag alerts"),
         }
+        help_texts = {
+            "country": _("Two letters (KR, US): the default region of phone numbers."),
+            "emergency_number": _(
+                "The local emergency number patients are told to call (119 in Korea, 911 in "
+                "the US). Every page and message for patients reads it here."
+            ),
+            "staff_language": _("On-call alerts and other messages to this clinic's staff."),
+            "on_call_sms": _("Optional. An international number, e.g. +82 10 1234 5678."),
+        }
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
 
     def clean_country(self) -> str:

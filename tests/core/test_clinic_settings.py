@@ -373,3 +373,15 @@ def test_the_navigation_and_the_staff_panel_lead_to_the_settings(client_as, mana
     page = client_as(manager_a).get(reverse("dashboard")).content.decode()
     assert f'href="{reverse("settings:home")}"' in page
     assert f'href="{reverse("settings:basics", args=[clinic_a.uuid])}"' in page
+
+
+def test_the_settings_pages_speak_korean(client_as, manager_a, clinic_a):
+    manager_a.language = "ko"
+    manager_a.save()
+    client = client_as(manager_a)
+    basics = client.get(reverse("settings:basics", args=[clinic_a.uuid])).content.decode()
+    assert "Seoul 설정" in basics and "응급 전화번호" in basics
+    hours = client.get(reverse("settings:hours", args=[clinic_a.uuid])).content.decode()
+    assert "진료 시간과 휴무일" in hours and "월요일" in hours
+    page = client.get(reverse("settings:checkins", args=[clinic_a.uuid])).content.decode()
+    assert "변경 사항은 저장한 뒤에 기록하는 시술부터 적용됩니다." in page
