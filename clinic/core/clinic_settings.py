@@ -9,12 +9,14 @@ time, planned when the session was logged).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils.text import slugify
 
+from .formtokens import form_token_bind, form_token_claim
 from .models import (
     CheckInPlanStep,
     Clinic,
@@ -119,11 +121,21 @@ def _closure_shown(closure: ClinicClosure) -> str:
 
 @transaction.atomic
 def closure_add(
-    *, clinic: Clinic, actor: User, starts_on: date, ends_on: date, reason: str = ""
+    *,
+    clinic: Clinic,
+    actor: User,
+    starts_on: date,
+    ends_on: date,
+    reason: str = "",
+    form_token: uuid.UUID | None = None,
 ) -> ClinicClosure:
+    earlier = form_token_claim(token=form_token, model=ClinicClosure, clinic=clinic)
+    if earlier is not None:
+        return earlier
     closure = ClinicClosure(clinic=clinic, starts_on=starts_on, ends_on=ends_on, reason=reason)
     closure.full_clean()
     closure.save()
+    form_token_bind(token=form_token, record=closure)
     settings_log(clinic=clinic, actor=actor, detail=f"Closure added: {_closure_shown(closure)}")
     return closure
 
@@ -151,12 +163,23 @@ def _free_code(clinic: Clinic, offset: timedelta) -> str:
 
 
 @transaction.atomic
-def plan_step_add(*, clinic: Clinic, actor: User, label: str, offset: timedelta) -> CheckInPlanStep:
+def plan_step_add(
+    *,
+    clinic: Clinic,
+    actor: User,
+    label: str,
+    offset: timedelta,
+    form_token: uuid.UUID | None = None,
+) -> CheckInPlanStep:
+    earlier = form_token_claim(token=form_token, model=CheckInPlanStep, clinic=clinic)
+    if earlier is not None:
+        return earlier
     step = CheckInPlanStep(
         clinic=clinic, code=_free_code(clinic, offset), label=label, offset=offset
     )
     step.full_clean()
     step.save()
+    form_token_bind(token=form_token, record=step)
     settings_log(
         clinic=clinic, actor=actor, detail=f"Check-in step added: {_step_shown(label, offset)}"
     )

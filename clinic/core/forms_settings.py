@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from .clinic_settings import WEEKDAYS
 from .dates import BOOKING
 from .forms import AccessibleErrorsMixin
+from .formtokens import FormTokenMixin
 from .models import Clinic
 
 PHONE = re.compile(r"^\+?[0-9 ()\-]{3,30}$")
@@ -142,7 +143,7 @@ class HoursForm(AccessibleErrorsMixin, forms.Form):
         return cleaned
 
 
-class ClosureForm(AccessibleErrorsMixin, forms.Form):
+class ClosureForm(AccessibleErrorsMixin, FormTokenMixin):
     starts_on = forms.DateField(
         label=_("Closed from"), widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -232,3 +233,7 @@ class PlanStepForm(AccessibleErrorsMixin, forms.Form):
     @property
     def offset(self) -> timedelta:
         return timedelta(days=self.cleaned_data["days"])
+
+
+class PlanStepAddForm(FormTokenMixin, PlanStepForm):
+    """A new step: a double-clicked "Add step" adds it once."""

@@ -27,6 +27,7 @@ from .forms_settings import (
     CheckInSettingsForm,
     ClosureForm,
     HoursForm,
+    PlanStepAddForm,
     PlanStepForm,
 )
 from .models import (
@@ -144,7 +145,15 @@ def hours(request: HttpRequest, uuid: Any) -> HttpResponse:
             return HttpResponseRedirect(reverse("settings:hours", args=[clinic.uuid]))
     if which == "closure" and closure_form.is_valid():
         try:
-            services.closure_add(clinic=clinic, actor=request.user, **closure_form.cleaned_data)
+            data = closure_form.cleaned_data
+            services.closure_add(
+                clinic=clinic,
+                actor=request.user,
+                starts_on=data["starts_on"],
+                ends_on=data["ends_on"],
+                reason=data["reason"],
+                form_token=closure_form.token(),
+            )
         except ValidationError as error:
             _errors(closure_form, error)
         else:
@@ -206,7 +215,7 @@ def checkins(request: HttpRequest, uuid: Any) -> HttpResponse:
             "call_hours": int(clinic.checkin_call_delay.total_seconds() // 3600),
         },
     )
-    step_form = PlanStepForm(request.POST if which == "step" else None, prefix="step")
+    step_form = PlanStepAddForm(request.POST if which == "step" else None, prefix="step")
     if which == "settings" and settings_form.is_valid():
         try:
             services.clinic_settings_update(
@@ -224,6 +233,7 @@ def checkins(request: HttpRequest, uuid: Any) -> HttpResponse:
                 actor=request.user,
                 label=step_form.cleaned_data["label"],
                 offset=step_form.offset,
+                form_token=step_form.token(),
             )
         except ValidationError as error:
             _errors(step_form, error)

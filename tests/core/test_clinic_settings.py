@@ -385,3 +385,60 @@ def test_the_settings_pages_speak_korean(client_as, manager_a, clinic_a):
     assert "진료 시간과 휴무일" in hours and "월요일" in hours
     page = client.get(reverse("settings:checkins", args=[clinic_a.uuid])).content.decode()
     assert "변경 사항은 저장한 뒤에 기록하는 시술부터 적용됩니다." in page
+
+
+def test_a_double_submitted_closure_or_step_is_added_once(client_as, manager_a, clinic_a):
+    import uuid
+
+    client = client_as(manager_a)
+    hours = reverse("settings:hours", args=[clinic_a.uuid])
+    closure = {
+        "form": "closure",
+        "closure-form_token": str(uuid.uuid4()),
+        "closure-starts_on": (clinic_a.today() + timedelta(days=3)).isoformat(),
+        "closure-ends_on": (clinic_a.today() + timedelta(days=3)).isoformat(),
+    }
+    assert client.post(hours, closure).status_code == 302
+    assert client.post(hours, closure).status_code == 302
+    assert ClinicClosure.objects.filter(clinic=clinic_a).count() == 1
+
+    checkins_url = reverse("settings:checkins", args=[clinic_a.uuid])
+    step = {
+        "form": "step",
+        "step-form_token": str(uuid.uuid4()),
+        "step-label": "Day 5",
+        "step-days": "5",
+    }
+    assert client.post(checkins_url, step).status_code == 302
+    assert client.post(checkins_url, step).status_code == 302
+    assert CheckInPlanStep.objects.filter(clinic=clinic_a, label="Day 5").count() == 1
+    added = StaffAuditEvent.objects.filter(detail__startswith="Check-in step added")
+    assert added.count() == 1
+
+
+def test_the_settings_lists_cost_the_same_queries_for_more_rows(client_as, manager_a, clinic_a):
+    from tests.factories import CheckInPlanStepFactory, ClinicClosureFactory
+    from tests.kit.queries import assert_constant_queries
+
+    client = client_as(manager_a)
+
+    def grow_plan(n):
+        start = CheckInPlanStep.objects.filter(clinic=clinic_a).count()
+        for i in range(start, start + n):
+            CheckInPlanStepFactory(clinic=clinic_a, code=f"x{i}", offset=timedelta(days=i + 1))
+            StaffAuditEvent.objects.create(
+                clinic=clinic_a, actor=manager_a, action=StaffAction.SETTINGS_CHANGED, detail="x"
+            )
+
+    assert_constant_queries(
+        client, reverse("settings:checkins", args=[clinic_a.uuid]), grow_plan, expected=12
+    )
+
+    def grow_closures(n):
+        for i in range(n):
+            day = clinic_a.today() + timedelta(days=10 + 3 * ClinicClosure.objects.count())
+            ClinicClosureFactory(clinic=clinic_a, starts_on=day, ends_on=day)
+
+    assert_constant_queries(
+        client, reverse("settings:hours", args=[clinic_a.uuid]), grow_closures, expected=12
+    )
