@@ -13,6 +13,7 @@ AND   a session logged afterwards gets the new plan's check-ins, while a session
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,14 @@ from treatments.models import CheckIn
 SHOTS = Path(os.environ.get("SETTINGS_SHOTS", "/tmp/shots-settings"))
 
 
-def _shot(page: Any, name: str) -> None:
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def _shot(page: Any, name: str, *, docs_name: str = "") -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / name), full_page=True)
+    if docs_name:  # the user guide's picture of this page
+        shutil.copy(SHOTS / name, DOCS_IMG / docs_name)
 
 
 @pytest.mark.browser
@@ -84,7 +90,7 @@ def test_the_manager_changes_hours_and_plan_and_calendar_and_check_ins_follow(
     expect(page.get_by_role("region", name="History of settings changes")).to_contain_text(
         "Check-in step changed: Day 3 (3 d after the session) -> Day 2 (2 d after the session)"
     )
-    _shot(page, "settings_checkins.png")
+    _shot(page, "settings_checkins.png", docs_name="clinic_settings_checkins.png")
 
     # --- the calendar follows ------------------------------------------------------------
     desk_context = _chromium.new_context(viewport={"width": 1280, "height": 900})
