@@ -23,6 +23,7 @@ urlpatterns = [
     path("metrics", views_ops.metrics, name="metrics"),
     path("accounts/", include("clinic.core.urls")),
     path("staff/", include("clinic.core.urls_staff")),
+    path("clinic-settings/", include("clinic.core.urls_settings")),
     path("admin/", admin.site.urls),
     path("", include("clinic.urls_sessions")),
     # The treatments pages and the two booking pages that run a workflow (clinic/views_booking.py)

@@ -883,6 +883,27 @@ def series_template_save(*, template: SeriesTemplate) -> SeriesTemplate:
     return template
 
 
+def opening_labels(*, clinic: Clinic, days: list[date]) -> list[str]:
+    """How the clinic is open on each of `days`, as the calendar shows it: "Open 09:00-18:00",
+    "Closed" (a weekday without hours) or "Closed (reason)" for a closure. One query."""
+    closures = list(
+        ClinicClosure.objects.filter(
+            clinic=clinic, starts_on__lte=max(days), ends_on__gte=min(days)
+        ).order_by("starts_on")
+    )
+    labels = []
+    for day in days:
+        closure = next((c for c in closures if c.starts_on <= day <= c.ends_on), None)
+        span = clinic.opening_span(day)
+        if closure is not None:
+            labels.append(f"Closed ({closure.reason})" if closure.reason else "Closed")
+        elif span is None:
+            labels.append("Closed")
+        else:
+            labels.append(f"Open {span[0]:%H:%M}-{span[1]:%H:%M}")
+    return labels
+
+
 def calendar_appointments(*, clinic: Clinic, start: datetime, end: datetime, practitioner=None):
     """Appointments of `clinic` starting in [start, end), cancelled ones left out."""
     qs = (

@@ -10,12 +10,18 @@ then handed to the front desk as a call.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from clinic.core.models import CheckInPlanStep, Clinic
+from clinic.core.models import (
+    CHECKIN_CALL_DELAY,
+    CHECKIN_REMINDER_DELAY,
+    CheckInPlanStep,
+    Clinic,
+)
 from patients import outbox
 from patients.links import link_issue, link_token, link_url
 from patients.messages import render_with_link
@@ -23,8 +29,10 @@ from patients.models import CallReason, Channel, LinkPurpose, MessageKind, Outbo
 
 from .models import CheckIn, CheckInState, SessionStatus, TreatmentSession
 
-REMIND_AFTER = timedelta(hours=24)
-CALL_AFTER_REMINDER = timedelta(hours=24)
+# The defaults; each clinic keeps its own delays (Clinic.checkin_reminder_delay and
+# Clinic.checkin_call_delay, on its settings page).
+REMIND_AFTER = CHECKIN_REMINDER_DELAY
+CALL_AFTER_REMINDER = CHECKIN_CALL_DELAY
 OPEN_STATES = (
     CheckInState.SCHEDULED,
     CheckInState.QUEUED,
@@ -205,15 +213,19 @@ def checkins_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> i
 
 
 def checkins_follow_up(*, now: datetime | None = None) -> tuple[int, int]:
-    """One reminder 24 h after an unanswered check-in; 24 h after that, a call task.
+    """One reminder after an unanswered check-in (24 h unless the clinic chose another
+    delay); after the clinic's call delay (24 h), a call task.
     Each check-in is claimed (conditional UPDATE, never for a session entered in error)
     before its reminder is queued or its call task opened. Returns (reminders queued, calls
     opened)."""
     now = now or timezone.now()
     reminders = calls = 0
-    for checkin in CheckIn.objects.filter(
-        state=CheckInState.SENT, sent_at__lte=now - REMIND_AFTER
-    ).select_related("session__patient")[:500]:
+    for checkin in (
+        CheckIn.objects.filter(state=CheckInState.SENT)
+        .alias(remind_at=F("sent_at") + F("session__clinic__checkin_reminder_delay"))
+        .filter(remind_at__lte=now)
+        .select_related("session__patient")[:500]
+    ):
         with transaction.atomic():
             if not _claim(
                 checkin,
@@ -232,9 +244,12 @@ def checkins_follow_up(*, now: datetime | None = None) -> tuple[int, int]:
             )
             CheckIn.objects.filter(pk=checkin.pk).update(reminder=message)
             reminders += 1
-    for checkin in CheckIn.objects.filter(
-        state=CheckInState.REMINDED, reminded_at__lte=now - CALL_AFTER_REMINDER
-    ).select_related("session__patient")[:500]:
+    for checkin in (
+        CheckIn.objects.filter(state=CheckInState.REMINDED)
+        .alias(call_at=F("reminded_at") + F("session__clinic__checkin_call_delay"))
+        .filter(call_at__lte=now)
+        .select_related("session__patient")[:500]
+    ):
         with transaction.atomic():
             if _claim(checkin, from_state=CheckInState.REMINDED, state=CheckInState.MISSED):
                 outbox.call_task_open(

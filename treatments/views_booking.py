@@ -182,8 +182,10 @@ def calendar(request: HttpRequest) -> HttpResponse:
             clinic=clinic, start=start, end=end, practitioner=practitioner
         )
     )
+    hours = booking.opening_labels(clinic=clinic, days=days)
     columns = [
-        (d, [a for a in appointments if clinic.local(a.starts_at).date() == d]) for d in days
+        (d, [a for a in appointments if clinic.local(a.starts_at).date() == d], label)
+        for d, label in zip(days, hours, strict=True)
     ]
     step = timedelta(days=length)
 
@@ -207,6 +209,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
                 "columns": columns,
                 "appointments": appointments,
                 "days": days,
+                "hours": hours,
                 "today": today,
                 "prev_link": link(first - step),
                 "next_link": link(first + step),

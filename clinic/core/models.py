@@ -55,6 +55,9 @@ ARCHIVE_ROLES = frozenset({Role.PRACTITIONER, Role.FRONT_DESK})
 PATIENT_ROLES = frozenset({Role.PRACTITIONER, Role.FRONT_DESK, Role.SAFETY_LEAD})
 # Invitations, roles, deactivation and the staff audit of a clinic.
 MANAGER_ONLY = frozenset({Role.MANAGER})
+# A clinic's check-in settings (plan, quiet hours, reminder delays): clinical settings, so
+# the safety lead sets them as well as the manager (who alone sets the rest).
+CHECKIN_SETTINGS_ROLES = frozenset({Role.MANAGER, Role.SAFETY_LEAD})
 # Any staff role: only for what every staff member may see (their clinics, the layout).
 ALL_ROLES = frozenset(Role)
 
@@ -185,6 +188,11 @@ def _as_time(value: time | str) -> time:
     return value if isinstance(value, time) else time.fromisoformat(str(value))
 
 
+# Defaults of a clinic's check-in follow-up (each clinic may change them on its settings page).
+CHECKIN_REMINDER_DELAY = timedelta(hours=24)
+CHECKIN_CALL_DELAY = timedelta(hours=24)
+
+
 def default_opening_hours() -> dict[str, list[str]]:
     # ISO weekday (1 = Monday) -> [open, close] in local time; a missing day is closed.
     return {str(d): ["09:00", "18:00"] for d in range(1, 6)} | {"6": ["10:00", "14:00"]}
@@ -213,10 +221,24 @@ class Clinic(BaseModel):
         help_text="On-call alerts and other messages to this clinic's staff are in it.",
     )
     on_call_email = models.EmailField("on-call address for red-flag alerts")
+    on_call_sms = models.CharField(
+        "on-call mobile for red-flag alerts",
+        max_length=40,
+        blank=True,
+        help_text="A mobile number in international form, e.g. +82 10 1234 5678 (optional).",
+    )
     address = models.TextField(blank=True)
     opening_hours = models.JSONField(default=default_opening_hours)
     quiet_hours_start = models.TimeField(default="21:00")
     quiet_hours_end = models.TimeField(default="08:00")
+    # An unanswered check-in is reminded once after `checkin_reminder_delay`, then becomes a
+    # call task for the front desk `checkin_call_delay` after the reminder.
+    checkin_reminder_delay = models.DurationField(
+        "reminder after an unanswered check-in", default=CHECKIN_REMINDER_DELAY
+    )
+    checkin_call_delay = models.DurationField(
+        "call task after the reminder", default=CHECKIN_CALL_DELAY
+    )
     low_stock_threshold = models.PositiveIntegerField(
         default=5, help_text="Alert the safety lead when a lot falls to this many units."
     )
@@ -357,6 +379,10 @@ class ClinicClosure(BaseModel):
     ends_on = models.DateField()
     reason = models.CharField(max_length=200, blank=True)
 
+    # Booking and the calendar read them with the clinic; the manager's settings page too.
+    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
+    default_read_roles: ClassVar[frozenset[str]] = PATIENT_ROLES
+
     class Meta:
         verbose_name = "clinic closure"
         verbose_name_plural = "clinic closures"
@@ -384,6 +410,10 @@ class CheckInPlanStep(BaseModel):
     label = models.CharField(max_length=60)
     offset = models.DurationField()
     active = models.BooleanField(default=True)
+
+    # The manager and the safety lead edit the plan on the clinic's settings pages.
+    read_roles: ClassVar[frozenset[str]] = ALL_ROLES
+    default_read_roles: ClassVar[frozenset[str]] = PATIENT_ROLES
 
     DEFAULT_PLAN: ClassVar[list[tuple[str, str, timedelta]]] = [
         ("d1", "Day 1", timedelta(days=1)),
@@ -685,6 +715,7 @@ class StaffAction(models.TextChoices):
     DEACTIVATED = "deactivated", "Deactivated"
     REACTIVATED = "reactivated", "Reactivated"
     SECOND_FACTOR_RESET = "second_factor_reset", "Second factor reset"
+    SETTINGS_CHANGED = "settings_changed", "Clinic settings changed"
 
 
 class StaffAuditEvent(BaseModel):
@@ -704,7 +735,7 @@ class StaffAuditEvent(BaseModel):
     # The invitee's name while they have no account yet (or the subject's name at the time).
     subject_name = models.CharField("about", max_length=300, blank=True)
     action = models.CharField(max_length=30, choices=StaffAction.choices)
-    detail = models.CharField(max_length=200, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
 
     read_roles: ClassVar[frozenset[str]] = MANAGER_ONLY
 

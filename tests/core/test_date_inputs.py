@@ -400,6 +400,26 @@ INPUTS: dict[str, DateInput] = {
         lambda w, c, v: c.get(reverse("treatments:calendar"), {"date": v, "view": "week"}),
         required=False,
     ),
+    "clinic settings: closure from": DateInput(
+        ("clinic.core.forms_settings.ClosureForm.starts_on",),
+        "manager",
+        "closure-starts_on",
+        tuple(DATES),
+        lambda w, c, v: c.post(
+            reverse("settings:hours", kwargs={"uuid": w.clinic.uuid}),
+            {"form": "closure", "closure-starts_on": v, "closure-ends_on": "2026-12-31"},
+        ),
+    ),
+    "clinic settings: closure until": DateInput(
+        ("clinic.core.forms_settings.ClosureForm.ends_on",),
+        "manager",
+        "closure-ends_on",
+        tuple(DATES),
+        lambda w, c, v: c.post(
+            reverse("settings:hours", kwargs={"uuid": w.clinic.uuid}),
+            {"form": "closure", "closure-starts_on": "2026-12-01", "closure-ends_on": v},
+        ),
+    ),
     "lot receive page: expiry": DateInput(
         (f"{FORMS}.expiry_date",),
         "safety_lead",
@@ -630,7 +650,12 @@ def world(clinic_a: Any, clinic_b: Any, practitioner_a: Any, client_as: Callable
 
 @pytest.mark.parametrize("name", list(INPUTS))
 def test_far_off_and_broken_dates_are_the_fields_error_never_a_500(
-    name: str, world: World, front_desk_a: Any, safety_lead_a: Any, practitioner_a: Any
+    name: str,
+    world: World,
+    front_desk_a: Any,
+    safety_lead_a: Any,
+    practitioner_a: Any,
+    manager_a: Any,
 ) -> None:
     case = INPUTS[name]
     clear_rate_limits()
@@ -645,6 +670,7 @@ def test_far_off_and_broken_dates_are_the_fields_error_never_a_500(
                     "front_desk": front_desk_a,
                     "safety_lead": safety_lead_a,
                     "practitioner": practitioner_a,
+                    "manager": manager_a,
                 }[case.role]
                 client = world.client_as(user)
             response = case.send(world, client, value)

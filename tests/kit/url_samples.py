@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from clinic.core.models import Clinic, User
@@ -399,6 +400,35 @@ def _sample_invitation(world: MatrixWorld) -> tuple[Any, str]:
 def _staff_invitation(world: MatrixWorld) -> dict[str, Any]:
     invitation, _token = _sample_invitation(world)
     return {"uuid": world.clinic_a.uuid, "invitation": invitation.uuid}
+
+
+# --- clinic settings (issue 21): clinic A, its plan step and a closure ---------------------
+
+
+@url_kwargs("settings:basics")
+@url_kwargs("settings:hours")
+@url_kwargs("settings:checkins")
+def _settings_clinic(world: MatrixWorld) -> dict[str, Any]:
+    return {"uuid": world.clinic_a.uuid}
+
+
+@url_kwargs("settings:step")
+@url_kwargs("settings:step_remove")
+def _settings_step(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import CheckInPlanStepFactory
+
+    step = CheckInPlanStepFactory(
+        clinic=world.clinic_a, code="d3", label="Day 3", offset=timedelta(days=3)
+    )
+    return {"uuid": world.clinic_a.uuid, "step": step.uuid}
+
+
+@url_kwargs("settings:closure_remove")
+def _settings_closure(world: MatrixWorld) -> dict[str, Any]:
+    from tests.factories import ClinicClosureFactory
+
+    closure = ClinicClosureFactory(clinic=world.clinic_a)
+    return {"uuid": world.clinic_a.uuid, "closure": closure.uuid}
 
 
 @url_kwargs("staff:join")

@@ -247,7 +247,7 @@ def test_the_week_calendar_costs_the_same_queries_at_any_size(
         front_desk_client,
         reverse("treatments:calendar") + "?view=week&date=2026-02-03",
         grow,
-        expected=11,
+        expected=12,  # 11 + the closures of the week (the opening hours under each day)
     )
 
 
@@ -375,3 +375,29 @@ def test_the_template_list_costs_the_same_queries_at_any_size(safety_lead_client
         lambda n: [SeriesTemplateFactory(clinic=clinic_a) for _ in range(n)],
         expected=8,
     )
+
+
+def test_the_calendar_shows_each_days_opening_hours_and_closures(front_desk_client, clinic_a):
+    from tests.factories import ClinicClosureFactory
+
+    clinic_a.opening_hours = {"1": ["09:00", "18:00"], "3": ["12:00", "20:00"]}
+    clinic_a.save()
+    ClinicClosureFactory(
+        clinic=clinic_a, starts_on=date(2026, 2, 5), ends_on=date(2026, 2, 5), reason="Seollal"
+    )
+    page = front_desk_client.get(
+        reverse("treatments:calendar"), {"view": "week", "date": "2026-02-02"}
+    )
+    hours = [
+        p.split(">", 1)[1].split("<", 1)[0]
+        for p in page.content.decode().split('<p class="hint calendar-hours"')[1:]
+    ]
+    assert hours == [
+        "Open 09:00-18:00",  # Monday
+        "Closed",
+        "Open 12:00-20:00",  # Wednesday
+        "Closed (Seollal)",  # Thursday, a closure
+        "Closed",
+        "Closed",
+        "Closed",
+    ]
