@@ -73,6 +73,12 @@ def test_a_manager_invites_a_practitioner_who_joins_and_is_then_deactivated(
         device = TOTPDevice.objects.get(user=jiwoo, confirmed=False)
         invitee.get_by_label("Six-digit code").fill(totp_token(device))
         invitee.get_by_role("button", name="Confirm and continue").click()
+        # Recovery codes are shown once, straight after enrolment; saving them goes on.
+        expect(invitee.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+        expect(
+            invitee.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+        ).to_have_count(10)
+        invitee.get_by_role("link", name="I have saved these codes").click()
         expect(invitee.get_by_role("heading", name="Dashboard")).to_be_visible()
 
         # A fresh login with password and code works.
