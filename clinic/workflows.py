@@ -221,19 +221,23 @@ def held_appointment_today(*, patient: Patient) -> Appointment | None:
     """The patient's booked or arrived appointment on the clinic's today with an open safety
     hold (the earliest), or None. A walk-in session is refused while there is one: the hold
     would otherwise be bypassed by logging the session without its appointment."""
-    start, end = patient.clinic.day_span(patient.clinic.today())
     return (
-        Appointment.objects.filter(
-            clinic=patient.clinic,
-            patient=patient,
-            status__in=SESSION_APPOINTMENT_STATUSES,
-            safety_hold=True,
-            hold_cleared_at__isnull=True,
-            starts_at__gte=start,
-            starts_at__lt=end,
-        )
+        _sessionable_today(patient)
+        .filter(safety_hold=True, hold_cleared_at__isnull=True)
         .order_by("starts_at", "pk")
         .first()
+    )
+
+
+def _sessionable_today(patient: Patient):
+    """The patient's appointments on the clinic's today that a session may be logged against."""
+    start, end = patient.clinic.day_span(patient.clinic.today())
+    return Appointment.objects.filter(
+        clinic=patient.clinic,
+        patient=patient,
+        status__in=SESSION_APPOINTMENT_STATUSES,
+        starts_at__gte=start,
+        starts_at__lt=end,
     )
 
 
@@ -241,16 +245,9 @@ def open_appointment_today(*, patient: Patient) -> Appointment | None:
     """The patient's appointment on the clinic's today that a session can still be logged
     against (booked, arrived or in treatment, no open safety hold, no session yet), the
     earliest; the walk-in form offers to log against it instead."""
-    start, end = patient.clinic.day_span(patient.clinic.today())
     return (
-        Appointment.objects.filter(
-            clinic=patient.clinic,
-            patient=patient,
-            status__in=SESSION_APPOINTMENT_STATUSES,
-            starts_at__gte=start,
-            starts_at__lt=end,
-            session__isnull=True,
-        )
+        _sessionable_today(patient)
+        .filter(session__isnull=True)
         .exclude(safety_hold=True, hold_cleared_at__isnull=True)
         .order_by("starts_at", "pk")
         .first()

@@ -56,8 +56,8 @@ class BasicsForm(AccessibleErrorsMixin, forms.ModelForm):
         help_texts = {
             "country": _("Two letters (KR, US): the default region of phone numbers."),
             "emergency_number": _(
-                "The local emergency number patients are told to call (119 in Korea, 911 in "
-                "the US). Every page and message for patients reads it here."
+                "The local emergency number patients are told to call (the ambulance number of "
+                "the clinic's country). Every page and message for patients reads it here."
             ),
             "staff_language": _("On-call alerts and other messages to this clinic's staff."),
             "on_call_sms": _("Optional. An international number, e.g. +82 10 1234 5678."),
@@ -81,7 +81,7 @@ class BasicsForm(AccessibleErrorsMixin, forms.ModelForm):
     def clean_emergency_number(self) -> str:
         value = (self.cleaned_data.get("emergency_number") or "").strip()
         if not (value.isdigit() and 2 <= len(value) <= 6):
-            raise forms.ValidationError(_("Emergency number: 2 to 6 digits only, e.g. 119 or 911."))
+            raise forms.ValidationError(_("Emergency number: 2 to 6 digits only."))
         return value
 
     def clean_on_call_sms(self) -> str:
