@@ -344,3 +344,44 @@ class JoinForm(AccessibleErrorsMixin, forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return data
+
+
+# --- the confirmation step before an irreversible action ---------------------------------------
+
+
+def confirmed(request: Any) -> bool:
+    """True only when the POST came from the confirmation page (`confirm=yes`): a POST without
+    it never acts, it shows what would happen (clinic/core/templates/core/confirm.html)."""
+    return request.method == "POST" and request.POST.get("confirm") == "yes"
+
+
+def confirm_page(
+    request: Any,
+    *,
+    heading: str,
+    effects: list[str],
+    action_url: str,
+    confirm_label: str,
+    back_url: str,
+    back_label: str,
+    hidden: list[tuple[str, str]] | None = None,
+    form: Any = None,
+) -> Any:
+    """The one confirmation page (status 200): what will happen, the reason where the action
+    needs one, a danger button posting `confirm=yes`, and a way back."""
+    from django.shortcuts import render
+
+    return render(
+        request,
+        "core/confirm.html",
+        {
+            "heading": heading,
+            "effects": effects,
+            "action_url": action_url,
+            "confirm_label": confirm_label,
+            "back_url": back_url,
+            "back_label": back_label,
+            "hidden": hidden or [],
+            "form": form,
+        },
+    )
