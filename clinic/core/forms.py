@@ -12,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -369,8 +370,6 @@ def confirm_page(
 ) -> Any:
     """The one confirmation page (status 200): what will happen, the reason where the action
     needs one, a danger button posting `confirm=yes`, and a way back."""
-    from django.shortcuts import render
-
     return render(
         request,
         "core/confirm.html",
