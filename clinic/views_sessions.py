@@ -378,6 +378,9 @@ def _confirm_entered_in_error(
         effects=effects,
         action_url=reverse("clinical:session_entered_in_error", kwargs={"uuid": session.uuid}),
         form=form,
+        fields=["reason"],
+        # Ticked on the session page already: the confirmation page is the second ask.
+        hidden=[("understood", "on")],
         confirm_label=_("Yes, mark entered in error"),
         back_url=reverse("clinical:session", kwargs={"uuid": session.uuid}),
         back_label=_("Keep the session"),

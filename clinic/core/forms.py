@@ -367,9 +367,12 @@ def confirm_page(
     back_label: str,
     hidden: list[tuple[str, str]] | None = None,
     form: Any = None,
+    fields: list[str] | None = None,
 ) -> Any:
     """The one confirmation page (status 200): what will happen, the reason where the action
-    needs one, a danger button posting `confirm=yes`, and a way back."""
+    needs one (`fields` picks which of the form's fields show; the rest go in `hidden`), a
+    danger button posting `confirm=yes`, and a way back."""
+    shown = [] if form is None else [form[name] for name in fields] if fields else list(form)
     return render(
         request,
         "core/confirm.html",
@@ -382,5 +385,6 @@ def confirm_page(
             "back_label": back_label,
             "hidden": hidden or [],
             "form": form,
+            "fields": shown,
         },
     )

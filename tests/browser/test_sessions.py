@@ -205,6 +205,8 @@ def test_a_practitioner_clears_a_safety_hold_then_marks_the_session_entered_in_e
     page.locator("#id_understood").check()
     page.get_by_role("button", name="Mark entered in error").click()
     expect(page.locator("#confirm-h")).to_have_text("Mark this session entered in error?")
+    expect(page.locator(".confirm-effects")).to_contain_text("unsent message")
+    shot(page, "confirm-entered-in-error")
     page.get_by_role("button", name="Yes, mark entered in error").click()
     stopped = page.locator("#messages-stopped")
     expect(stopped).to_contain_text("Aftercare instructions")
