@@ -12,13 +12,15 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from clinic import workflows
 from clinic.core.access import staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
+from clinic.core.forms import confirm_page, confirmed
 from patients.forms import attach_error
 from patients.models import Patient
 from patients.services import ARCHIVED_REFUSAL
@@ -190,9 +192,14 @@ ACTIONS = {
 @staff_required
 def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
     appointment = appointment_or_404(request, uuid)
+    name = request.POST.get("action", "")
+    if name in NEEDS_CONFIRMATION and not confirmed(request):
+        # Cancel and no-show cannot be undone: a normal page says what will happen first (the
+        # day list's htmx button only marks arrivals, so this page is never swapped into a row).
+        return _confirm_status(request, appointment, name)
     if request.headers.get("HX-Request"):
         return _status_row(request, appointment)
-    action = ACTIONS.get(request.POST.get("action", ""))
+    action = ACTIONS.get(name)
     if action is None:
         messages.error(request, "Choose arrived, no-show or cancel.")
     else:
@@ -208,6 +215,50 @@ def appointment_status(request: HttpRequest, uuid: Any) -> HttpResponse:
                     request, "This session needs practitioner clearance before treatment."
                 )
     return redirect("treatments:appointment", uuid=appointment.uuid)
+
+
+# Arrived stays one click: it is reversible and the day list marks arrivals in place.
+NEEDS_CONFIRMATION = ("cancel", "no_show")
+
+
+def _confirm_status(request: HttpRequest, appointment: Any, name: str) -> HttpResponse:
+    when = date_format(appointment.clinic.local(appointment.starts_at), "D j M, H:i")
+    facts = {
+        "when": when,
+        "patient": str(appointment.patient),
+        "practitioner": appointment.practitioner.display_name,
+    }
+    if name == "cancel":
+        heading = gettext("Cancel this appointment?")
+        effects = [
+            gettext(
+                "The appointment on %(when)s with %(patient)s (%(practitioner)s) will be "
+                "cancelled and the patient's reminder withdrawn."
+            )
+            % facts,
+            gettext("The time becomes free for other bookings."),
+        ]
+        label = gettext("Yes, cancel the appointment")
+    else:
+        heading = gettext("Mark this appointment as a no-show?")
+        effects = [
+            gettext(
+                "The appointment on %(when)s with %(patient)s (%(practitioner)s) will be "
+                "recorded as a no-show and the patient's reminder withdrawn."
+            )
+            % facts,
+        ]
+        label = gettext("Yes, mark no-show")
+    return confirm_page(
+        request,
+        heading=heading,
+        effects=effects,
+        action_url=reverse("treatments:appointment_status", kwargs={"uuid": appointment.uuid}),
+        hidden=[("action", name)],
+        confirm_label=label,
+        back_url=reverse("treatments:appointment", kwargs={"uuid": appointment.uuid}),
+        back_label=gettext("Keep the appointment"),
+    )
 
 
 def _status_row(request: HttpRequest, appointment: Any) -> HttpResponse:

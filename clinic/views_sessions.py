@@ -16,15 +16,17 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from adverse_events.views import clinic_numbers
 from clinic.core.access import held_roles, staff_required, visible_or_404
 from clinic.core.exceptions import ClinicError
+from clinic.core.forms import confirm_page, confirmed
 from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import ARCHIVE_ROLES, CLINICAL_ROLES
 from clinic.core.otp import qr_svg
@@ -40,6 +42,7 @@ from patients.selectors import patient_history
 from patients.services import ARCHIVED_REFUSAL
 from treatments import booking
 from treatments.aftercare import INSTRUCTIONS, PROCEDURE_WORDS, session_link_url
+from treatments.entered_in_error import session_follow_up_preview
 from treatments.forms_booking import ClearHoldForm
 from treatments.models import Appointment, SessionStatus, TreatedArea, TreatmentSession
 from treatments.services import (
@@ -325,11 +328,72 @@ def session_addendum(request: HttpRequest, uuid: Any) -> HttpResponse:
     return _session_page(request, session, addendum_form=form)
 
 
+def _confirm_entered_in_error(
+    request: HttpRequest, session: TreatmentSession, form: EnteredInErrorForm
+) -> HttpResponse:
+    """Say what marking the session entered in error will stop, counted now, before it does."""
+    will = session_follow_up_preview(session=session)
+    effects = [
+        ngettext(
+            "%(count)d unsent message to the patient will be stopped.",
+            "%(count)d unsent messages to the patient will be stopped.",
+            will.messages,
+        )
+        % {"count": will.messages},
+        ngettext(
+            "%(count)d open check-in will be cancelled.",
+            "%(count)d open check-ins will be cancelled.",
+            will.checkins,
+        )
+        % {"count": will.checkins},
+        ngettext(
+            "%(count)d personal link will stop working.",
+            "%(count)d personal links will stop working.",
+            will.links,
+        )
+        % {"count": will.links},
+        ngettext(
+            "%(count)d front-desk call will be cancelled.",
+            "%(count)d front-desk calls will be cancelled.",
+            will.calls,
+        )
+        % {"count": will.calls},
+    ]
+    if will.notices:
+        effects.append(
+            ngettext(
+                "The session leaves %(count)d unsent recall notice.",
+                "The session leaves %(count)d unsent recall notices.",
+                will.notices,
+            )
+            % {"count": will.notices}
+        )
+    if will.frees_appointment:
+        effects.append(
+            _("Its appointment goes back to arrived, so the correct session can be logged.")
+        )
+    return confirm_page(
+        request,
+        heading=_("Mark this session entered in error?"),
+        effects=effects,
+        action_url=reverse("clinical:session_entered_in_error", kwargs={"uuid": session.uuid}),
+        form=form,
+        fields=["reason"],
+        # Ticked on the session page already: the confirmation page is the second ask.
+        hidden=[("understood", "on")],
+        confirm_label=_("Yes, mark entered in error"),
+        back_url=reverse("clinical:session", kwargs={"uuid": session.uuid}),
+        back_label=_("Keep the session"),
+    )
+
+
 @clinical
 @require_POST
 def session_entered_in_error(request: HttpRequest, uuid: Any) -> HttpResponse:
     session = _session(request, uuid)
     form = EnteredInErrorForm(request.POST)
+    if form.is_valid() and not confirmed(request):
+        return _confirm_entered_in_error(request, session, form)
     if form.is_valid():
         try:
             done = session_mark_entered_in_error(

@@ -157,6 +157,52 @@ def session_follow_up_stop(*, session: TreatmentSession) -> FollowUpStopped:
     return result
 
 
+@dataclass
+class FollowUpPreview:
+    """What marking the session entered in error would stop, counted now (read-only): the
+    confirmation page says it before anything happens."""
+
+    messages: int
+    checkins: int
+    links: int
+    calls: int
+    notices: int
+    frees_appointment: bool
+
+
+def session_follow_up_preview(*, session: TreatmentSession) -> FollowUpPreview:
+    """Counts of what `session_follow_up_stop` would stop, without changing anything."""
+    from .checkins import OPEN_STATES
+
+    checkin_ids = list(CheckIn.objects.filter(session=session).values_list("pk", flat=True))
+    keys = session_message_keys(session.pk, checkin_ids)
+    message_ids = list(
+        OutboxMessage.objects.filter(idempotency_key__in=keys).values_list("pk", flat=True)
+    )
+    links = Q(checkins__session=session)
+    if session.report_link_id:
+        links |= Q(pk=session.report_link_id)
+    calls = (
+        Q(dedupe_key__in=[f"unreachable:{key}" for key in keys])
+        | Q(dedupe_key__in=[f"checkin:{pk}" for pk in checkin_ids])
+        | Q(dedupe_key__in=[f"message:{pk}" for pk in message_ids])
+        | Q(message_id__in=message_ids)
+    )
+    notices = (
+        RecallNotice.objects.filter(sessions=session)
+        .exclude(message__state=MessageState.SENT)
+        .exclude(message__state=MessageState.CLAIMED, message__send_started_at__isnull=False)
+    )
+    return FollowUpPreview(
+        messages=OutboxMessage.objects.filter(STOPPABLE, pk__in=message_ids).count(),
+        checkins=CheckIn.objects.filter(session=session, state__in=OPEN_STATES).count(),
+        links=PersonalLink.objects.filter(links, revoked_at__isnull=True).distinct().count(),
+        calls=CallTask.objects.filter(calls, state=CallState.OPEN).count(),
+        notices=notices.count(),
+        frees_appointment=session.appointment_id is not None,
+    )
+
+
 def _recall_notices_leave(session: TreatmentSession) -> int:
     """Take the session off the recall notices that have not reached the patient (not
     messaged yet, queued, or failed, missed or suppressed); a notice left without a live

@@ -12,16 +12,19 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from clinic.core.access import staff_required, visible, visible_or_404
 from clinic.core.exceptions import ClinicError
+from clinic.core.forms import confirm_page, confirmed
 from clinic.core.formtokens import form_token_record, posted_token
 from clinic.core.models import CLINICAL_ROLES, SAFETY_LEAD_ONLY, Clinic
 
 from .forms_lots import LotCorrectForm, LotReceiveForm, LotStatusForm, ProductCreateForm
-from .models import LotStatus, Product, ProductLot, Recall
+from .models import LotStatus, Product, ProductLot, Recall, SessionStatus, TreatmentSession
 from .services import (
     LOT_CORRECTABLE_FIELDS,
     lot_correct,
@@ -200,6 +203,8 @@ def _lot_action(request: HttpRequest, uuid: Any, action: str) -> HttpResponse:
     form = LotStatusForm(request.POST, action=action)
     if not form.is_valid():
         return _lot_page(request, lot, bound=form, status=400)
+    if action in ("quarantine", "recall") and not confirmed(request):
+        return _confirm_lot_action(request, lot, form)
     reason = form.cleaned_data["reason"]
     try:
         if action == "quarantine":
@@ -226,6 +231,50 @@ def _lot_action(request: HttpRequest, uuid: Any, action: str) -> HttpResponse:
         lot.refresh_from_db()
         return _lot_page(request, lot, status=error.status_code)
     return redirect("treatments:lot", uuid=lot.uuid)
+
+
+def _confirm_lot_action(request: HttpRequest, lot: ProductLot, form: LotStatusForm) -> HttpResponse:
+    """Quarantine and recall ask first, saying what will happen; the reason comes along, still
+    editable."""
+    number = lot.lot_number
+    if form.action == "quarantine":
+        heading = _("Quarantine lot %(number)s?") % {"number": number}
+        effects = [
+            _("From now on no session can record lot %(number)s until it is released.")
+            % {"number": number},
+        ]
+        label = _("Yes, quarantine the lot")
+        url = reverse("treatments:lot_quarantine", kwargs={"uuid": lot.uuid})
+    else:
+        patients = (
+            TreatmentSession.objects.filter(lot=lot)
+            .exclude(status=SessionStatus.ENTERED_IN_ERROR)
+            .values("patient_id")
+            .distinct()
+            .count()
+        )
+        heading = _("Recall lot %(number)s?") % {"number": number}
+        effects = [
+            _("Lot %(number)s can never be used again.") % {"number": number},
+            ngettext(
+                "%(count)d patient received it and will be listed for a recall notice.",
+                "%(count)d patients received it and will be listed for a recall notice.",
+                patients,
+            )
+            % {"count": patients},
+        ]
+        label = _("Yes, recall the lot")
+        url = reverse("treatments:lot_recall", kwargs={"uuid": lot.uuid})
+    return confirm_page(
+        request,
+        heading=heading,
+        effects=effects,
+        action_url=url,
+        form=form,
+        confirm_label=label,
+        back_url=reverse("treatments:lot", kwargs={"uuid": lot.uuid}),
+        back_label=_("Keep the lot as it is"),
+    )
 
 
 @require_POST

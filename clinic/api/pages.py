@@ -8,11 +8,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 from knox.models import AuthToken
 from knox.settings import knox_settings
 
 from clinic.core.access import staff_required
+from clinic.core.forms import confirm_page, confirmed
 
 
 def _page(request: HttpRequest, *, new_token: str = "", status: int = 200) -> HttpResponse:
@@ -37,7 +42,25 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @staff_required
 def token_revoke(request: HttpRequest) -> HttpResponse:
     key = request.POST.get("token_key", "")
-    revoked, _ = AuthToken.objects.filter(user=request.user, token_key=key).delete()
+    mine = AuthToken.objects.filter(user=request.user, token_key=key)
+    if key and not confirmed(request) and (token := mine.first()) is not None:
+        return confirm_page(
+            request,
+            heading=gettext("Revoke token %(key)s…?") % {"key": key},
+            effects=[
+                gettext(
+                    "Any program using the token made on %(created)s stops working at once: "
+                    "its calls get 401 until it is given a new token."
+                )
+                % {"created": date_format(localtime(token.created), "j M Y H:i")},
+            ],
+            action_url=reverse("api-token-revoke-page"),
+            hidden=[("token_key", key)],
+            confirm_label=gettext("Yes, revoke the token"),
+            back_url=reverse("api-tokens"),
+            back_label=gettext("Keep the token"),
+        )
+    revoked, _ = mine.delete()
     if key and revoked:
         messages.success(request, f"Token {key}… revoked: it no longer works.")
     else:

@@ -12,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -344,3 +345,46 @@ class JoinForm(AccessibleErrorsMixin, forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return data
+
+
+# --- the confirmation step before an irreversible action ---------------------------------------
+
+
+def confirmed(request: Any) -> bool:
+    """True only when the POST came from the confirmation page (`confirm=yes`): a POST without
+    it never acts, it shows what would happen (clinic/core/templates/core/confirm.html)."""
+    return request.method == "POST" and request.POST.get("confirm") == "yes"
+
+
+def confirm_page(
+    request: Any,
+    *,
+    heading: str,
+    effects: list[str],
+    action_url: str,
+    confirm_label: str,
+    back_url: str,
+    back_label: str,
+    hidden: list[tuple[str, str]] | None = None,
+    form: Any = None,
+    fields: list[str] | None = None,
+) -> Any:
+    """The one confirmation page (status 200): what will happen, the reason where the action
+    needs one (`fields` picks which of the form's fields show; the rest go in `hidden`), a
+    danger button posting `confirm=yes`, and a way back."""
+    shown = [] if form is None else [form[name] for name in fields] if fields else list(form)
+    return render(
+        request,
+        "core/confirm.html",
+        {
+            "heading": heading,
+            "effects": effects,
+            "action_url": action_url,
+            "confirm_label": confirm_label,
+            "back_url": back_url,
+            "back_label": back_label,
+            "hidden": hidden or [],
+            "form": form,
+            "fields": shown,
+        },
+    )

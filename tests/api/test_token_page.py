@@ -25,8 +25,18 @@ def test_a_verified_user_makes_a_token_that_works_then_revokes_it(
     assert stored.token_key.encode() in listed.content
     assert token.encode() not in listed.content  # never shown again
 
+    asked = practitioner_client.post(
+        reverse("api-token-revoke-page"), {"token_key": stored.token_key}
+    )
+    assert asked.status_code == 200
+    assert "stops working at once" in asked.content.decode()
+    assert "Keep the token" in asked.content.decode()
+    assert AuthToken.objects.filter(user=practitioner_a).exists()
+
     revoked = practitioner_client.post(
-        reverse("api-token-revoke-page"), {"token_key": stored.token_key}, follow=True
+        reverse("api-token-revoke-page"),
+        {"token_key": stored.token_key, "confirm": "yes"},
+        follow=True,
     )
     assert b"revoked" in revoked.content
     assert not AuthToken.objects.filter(user=practitioner_a).exists()
@@ -36,7 +46,9 @@ def test_a_verified_user_makes_a_token_that_works_then_revokes_it(
 def test_one_cannot_revoke_someone_elses_token(front_desk_client, practitioner_a):
     instance, _ = AuthToken.objects.create(practitioner_a)
     response = front_desk_client.post(
-        reverse("api-token-revoke-page"), {"token_key": instance.token_key}, follow=True
+        reverse("api-token-revoke-page"),
+        {"token_key": instance.token_key, "confirm": "yes"},
+        follow=True,
     )
     assert b"No such token of yours" in response.content
     assert AuthToken.objects.filter(user=practitioner_a).count() == 1

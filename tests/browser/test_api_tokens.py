@@ -30,6 +30,8 @@ def test_a_practitioner_creates_and_revokes_an_api_token(page, live_server, prac
     page.screenshot(path=artifact_path("api_tokens.png"), full_page=True)
 
     page.get_by_role("button", name=f"Revoke {stored.token_key}…").click()
+    page.get_by_text("stops working at once").wait_for()
+    page.get_by_role("button", name="Yes, revoke the token").click()
     page.get_by_text("revoked: it no longer works").wait_for()
     page.get_by_text("You have no API tokens.").wait_for()
     assert not AuthToken.objects.filter(user=practitioner_a).exists()

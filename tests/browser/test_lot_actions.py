@@ -68,6 +68,8 @@ def test_the_safety_lead_quarantines_then_recalls_a_lot_and_messages_its_patient
     assert ProductLot.objects.get(pk=lot.pk).status == LotStatus.RELEASED
     page.get_by_label("Why quarantine it").fill("Two infection reports in a week; awaiting CoA.")
     page.get_by_role("button", name="Quarantine lot EXO-4410").click()
+    page.get_by_role("heading", name="Quarantine lot EXO-4410?").wait_for()
+    page.get_by_role("button", name="Yes, quarantine the lot").click()
     page.get_by_text("quarantined: no session can record it now").wait_for()
     assert ProductLot.objects.get(pk=lot.pk).status == LotStatus.QUARANTINED
     assert page.get_by_role("button", name="Release lot EXO-4410").is_visible()
@@ -76,6 +78,8 @@ def test_the_safety_lead_quarantines_then_recalls_a_lot_and_messages_its_patient
 
     page.get_by_label("Why recall it").fill("Manufacturer's sterility retest failed.")
     page.get_by_role("button", name="Recall lot EXO-4410").click()
+    page.get_by_text("3 patients received it and will be listed for a recall notice.").wait_for()
+    page.get_by_role("button", name="Yes, recall the lot").click()
     page.get_by_role("heading", name="Patients who received this lot").wait_for()
     assert page.locator("tr.recall-row").count() == 3
     page.get_by_role("button", name="Message all").click()

@@ -440,7 +440,19 @@ def test_the_session_page_lists_what_entered_in_error_stopped_and_what_had_gone_
     session.refresh_from_db()
     assert session.status == SessionStatus.OPEN
 
-    response = practitioner_client.post(url, {"reason": "Wrong patient.", "understood": "on"})
+    preview = practitioner_client.post(url, {"reason": "Wrong patient.", "understood": "on"})
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "Mark this session entered in error?" in html
+    assert "1 unsent message to the patient will be stopped." in html
+    assert "personal link" in html and "will stop working." in html
+    assert "Keep the session" in html
+    session.refresh_from_db()
+    assert session.status == SessionStatus.OPEN
+
+    response = practitioner_client.post(
+        url, {"reason": "Wrong patient.", "understood": "on", "confirm": "yes"}
+    )
     assert response.status_code == 302
     said = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("1 unsent message stopped" in m for m in said)
@@ -461,7 +473,7 @@ def test_entered_in_error_after_a_downward_lot_correction_is_no_error_on_the_pag
     lot_correct(lot=lot, reason="Delivery note said 8", quantity_received=8)
     response = practitioner_client.post(
         reverse("clinical:session_entered_in_error", kwargs={"uuid": session.uuid}),
-        {"reason": "Never happened.", "understood": "on"},
+        {"reason": "Never happened.", "understood": "on", "confirm": "yes"},
     )
     assert response.status_code == 302
     said = " ".join(str(m) for m in get_messages(response.wsgi_request))

@@ -465,7 +465,7 @@ def test_a_session_entered_in_error_cancels_check_ins_and_returns_stock(
     before = lot.quantity_on_hand
     response = practitioner_client.post(
         url_for("session_entered_in_error", session),
-        {"reason": "Wrong patient chosen.", "understood": "on"},
+        {"reason": "Wrong patient chosen.", "understood": "on", "confirm": "yes"},
     )
     assert response.status_code == 302
     session.refresh_from_db()
@@ -475,7 +475,8 @@ def test_a_session_entered_in_error_cancels_check_ins_and_returns_stock(
     assert lot.quantity_on_hand == before + 1
     assert set(session.checkins.values_list("state", flat=True)) == {CheckInState.CANCELLED}
     again = practitioner_client.post(
-        url_for("session_entered_in_error", session), {"reason": "twice", "understood": "on"}
+        url_for("session_entered_in_error", session),
+        {"reason": "twice", "understood": "on", "confirm": "yes"},
     )
     assert "already marked" in field_errors(again, "reason")
 

@@ -309,12 +309,58 @@ def test_cancel_arrive_and_no_show_from_the_page(front_desk_client, clinic_a, pr
     )
     status = lambda x: reverse("treatments:appointment_status", kwargs={"uuid": x.uuid})  # noqa: E731
     front_desk_client.post(status(a), {"action": "arrived"})
-    front_desk_client.post(status(b), {"action": "cancel"})
+    front_desk_client.post(status(b), {"action": "cancel", "confirm": "yes"})
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.status, b.status) == (AppointmentStatus.ARRIVED, AppointmentStatus.CANCELLED)
-    response = front_desk_client.post(status(b), {"action": "no_show"}, follow=True)
+    response = front_desk_client.post(
+        status(b), {"action": "no_show", "confirm": "yes"}, follow=True
+    )
     assert "cannot be marked no-show" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("action", "wording", "button"),
+    [
+        ("cancel", "will be cancelled and the patient's reminder withdrawn", "Yes, cancel"),
+        ("no_show", "will be recorded as a no-show", "Yes, mark no-show"),
+    ],
+)
+def test_cancel_and_no_show_ask_first_and_say_what_will_happen(
+    front_desk_client, clinic_a, practitioner_a, action, wording, button
+):
+    patient = PatientFactory(clinic=clinic_a, first_name="Min-ji", last_name="Kim")
+    appointment = AppointmentFactory(
+        patient=patient,
+        practitioner=practitioner_a,
+        starts_at=datetime(2026, 12, 8, 14, 0, tzinfo=SEOUL),
+        ends_at=datetime(2026, 12, 8, 15, 0, tzinfo=SEOUL),
+    )
+    url = reverse("treatments:appointment_status", kwargs={"uuid": appointment.uuid})
+    response = front_desk_client.post(url, {"action": action})
+    assert response.status_code == 200
+    html = response.content.decode().replace("&#x27;", "'")
+    assert "The appointment on Tue 8 Dec, 14:00 with Min-ji Kim" in html
+    assert wording in html and button in html
+    assert 'name="confirm" value="yes"' in html and "Keep the appointment" in html
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.BOOKED
+
+    front_desk_client.post(url, {"action": action, "confirm": "yes"})
+    appointment.refresh_from_db()
+    assert appointment.status == (
+        AppointmentStatus.CANCELLED if action == "cancel" else AppointmentStatus.NO_SHOW
+    )
+
+
+def test_arrived_stays_one_click(front_desk_client, clinic_a, practitioner_a):
+    appointment = AppointmentFactory(
+        patient=PatientFactory(clinic=clinic_a), practitioner=practitioner_a
+    )
+    url = reverse("treatments:appointment_status", kwargs={"uuid": appointment.uuid})
+    front_desk_client.post(url, {"action": "arrived"}, headers={"HX-Request": "true"})
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.ARRIVED
 
 
 def test_the_series_calendar_file_downloads_for_staff(

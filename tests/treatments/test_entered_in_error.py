@@ -627,7 +627,7 @@ def test_the_log_page_of_the_appointment_opens_again_after_the_wrong_session(
     assert practitioner_client.get(url).status_code == 302
     marked = practitioner_client.post(
         reverse("clinical:session_entered_in_error", kwargs={"uuid": wrong.uuid}),
-        {"reason": "Wrong lot", "understood": "on"},
+        {"reason": "Wrong lot", "understood": "on", "confirm": "yes"},
         follow=True,
     )
     assert "Its appointment is open again (arrived)" in marked.content.decode()
@@ -691,7 +691,7 @@ def test_the_api_answer_says_which_appointment_was_freed_and_the_page_says_so_to
     walk_in = logged_session(practitioner_a, patient=appointment.patient)
     page = practitioner_client.post(
         reverse("clinical:session_entered_in_error", kwargs={"uuid": walk_in.uuid}),
-        {"reason": "Never happened", "understood": "on"},
+        {"reason": "Never happened", "understood": "on", "confirm": "yes"},
         follow=True,
     )
     assert "Its appointment is open again" not in page.content.decode()

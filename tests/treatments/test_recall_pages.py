@@ -52,7 +52,8 @@ def test_a_practitioner_reads_the_lot_page_without_the_buttons(practitioner_clie
 
 def test_quarantining_from_the_lot_page_holds_the_lot_and_offers_release(safety_lead_client, lot):
     response = safety_lead_client.post(
-        lot_url(lot, "treatments:lot_quarantine"), {"quarantine-reason": "Freezer alarm"}
+        lot_url(lot, "treatments:lot_quarantine"),
+        {"quarantine-reason": "Freezer alarm", "confirm": "yes"},
     )
     assert response.status_code == 302
     lot.refresh_from_db()
@@ -90,13 +91,43 @@ def test_recalling_from_the_lot_page_opens_the_recall_page(
 ):
     logged_session(practitioner_a, lot=lot)
     response = safety_lead_client.post(
-        lot_url(lot, "treatments:lot_recall"), {"recall-reason": "Endotoxin above limit"}
+        lot_url(lot, "treatments:lot_recall"),
+        {"recall-reason": "Endotoxin above limit", "confirm": "yes"},
     )
     recall = Recall.objects.get(lot=lot)
     assert response["Location"] == reverse("treatments:recall", kwargs={"uuid": recall.uuid})
     html = safety_lead_client.get(lot_url(lot)).content.decode()
     assert "Recalled" in html and "Recall lot" not in html and "Release lot" not in html
     assert reverse("treatments:recall", kwargs={"uuid": recall.uuid}) in html
+
+
+def test_quarantine_asks_first_with_the_reason_kept(safety_lead_client, lot):
+    response = safety_lead_client.post(
+        lot_url(lot, "treatments:lot_quarantine"), {"quarantine-reason": "Freezer alarm"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Quarantine lot EXO-55?" in html
+    assert "no session can record lot EXO-55 until it is released" in html
+    assert "Freezer alarm</textarea>" in html and 'name="confirm" value="yes"' in html
+    assert "Keep the lot as it is" in html
+    assert ProductLot.objects.get(pk=lot.pk).status == LotStatus.RELEASED
+
+
+def test_recall_asks_first_and_counts_the_patients_who_will_get_a_notice(
+    safety_lead_client, lot, practitioner_a, clinic_a
+):
+    for patient in PatientFactory.create_batch(2, clinic=clinic_a):
+        logged_session(practitioner_a, lot=lot, patient=patient)
+    response = safety_lead_client.post(
+        lot_url(lot, "treatments:lot_recall"), {"recall-reason": "Endotoxin above limit"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Recall lot EXO-55?" in html
+    assert "2 patients received it and will be listed for a recall notice." in html
+    assert not Recall.objects.exists()
+    assert ProductLot.objects.get(pk=lot.pk).status == LotStatus.RELEASED
 
 
 @pytest.mark.parametrize("action", ["lot_quarantine", "lot_release", "lot_recall"])
