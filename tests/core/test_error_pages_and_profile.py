@@ -144,3 +144,15 @@ def test_series_templates_are_in_the_safety_leads_navigation(
     url = reverse("treatments:template_list")
     assert url in client_as(safety_lead_a).get(reverse("dashboard")).content.decode()
     assert url not in practitioner_client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_manager_alone_is_not_offered_api_tokens_on_the_profile(
+    client_as: Any, manager_a: User
+) -> None:
+    """The tokens page answers 403 to a manager without a patient role: no link leads there."""
+    client = client_as(manager_a)
+    html = client.get(reverse("core:profile")).content.decode()
+
+    assert "Your profile" in html
+    assert reverse("api-tokens") not in html
+    assert client.get(reverse("api-tokens")).status_code == 403
