@@ -51,8 +51,10 @@ def test_a_practitioner_logs_a_session_end_to_end(page, clinic_a, practitioner_a
     page.goto(page.base_url + reverse("clinical:chart", kwargs={"uuid": patient.uuid}))
     assert page.get_by_role("heading", name="Mina Park").is_visible()
     page.get_by_role("link", name="Log a session").click()
+    # htmx wires the form's change events on load: a change made before then goes unheard.
+    page.wait_for_load_state("load")
     findings = page.locator("#screening-findings")
-    assert "Pregnant or breastfeeding" in findings.inner_text()
+    expect(findings).to_contain_text("Pregnant or breastfeeding")
 
     # The screening panel follows the method (HTMX): laser on type V adds a warning.
     page.get_by_label("Delivery method").select_option("laser")
